@@ -1,0 +1,124 @@
+// Package iommu reads the IOMMU's state as firmware, kernel and VFIO leave it: the ACPI table
+// that announces it (DMAR for Intel VT-d, IVRS for AMD-Vi), the units and groups the kernel
+// made, the reserved regions of each group, and whether vfio-pci is there and in no-IOMMU mode.
+package iommu
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+
+	"github.com/dpdk-doctor/dpdk-doctor/host"
+)
+
+// Firmware table locations.
+const (
+	DMARTable = "sys/firmware/acpi/tables/DMAR"
+	IVRSTable = "sys/firmware/acpi/tables/IVRS"
+)
+
+// Info is the IOMMU state of a host.
+type Info struct {
+	FirmwareTable string   // "DMAR", "IVRS" or "" when the firmware announces no IOMMU
+	Units         []string // /sys/class/iommu entries ("dmar0", "ivhd0")
+	Groups        int      // number of /sys/kernel/iommu_groups entries
+	VFIODriver    bool     // sys/bus/pci/drivers/vfio-pci exists: vfio-pci is loaded or built in
+	VFIOModule    string   // "loaded", "builtin" or "" (from sys/module and modules.builtin)
+	NoIOMMU       bool     // vfio's enable_unsafe_noiommu_mode is Y
+}
+
+// KernelOn reports whether the kernel's IOMMU is in effect: it registered units and made groups.
+func (i Info) KernelOn() bool { return len(i.Units) > 0 && i.Groups > 0 }
+
+// Read reads the IOMMU facts of r.
+func Read(r host.Root) (Info, error) {
+	var i Info
+	switch {
+	case r.Exists(DMARTable):
+		i.FirmwareTable = "DMAR"
+	case r.Exists(IVRSTable):
+		i.FirmwareTable = "IVRS"
+	}
+	units, err := r.ReadDir("sys/class/iommu")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return i, fmt.Errorf("reading %s: %w", r.Path("sys/class/iommu"), err)
+	}
+	for _, u := range units {
+		i.Units = append(i.Units, u.Name())
+	}
+	groups, err := r.ReadDir("sys/kernel/iommu_groups")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return i, fmt.Errorf("reading %s: %w", r.Path("sys/kernel/iommu_groups"), err)
+	}
+	i.Groups = len(groups)
+	i.VFIODriver = r.Exists("sys/bus/pci/drivers/vfio-pci")
+	switch {
+	case r.Exists("sys/module/vfio_pci/initstate") || r.Exists("sys/module/vfio_pci/refcnt"):
+		i.VFIOModule = "loaded"
+	case builtin(r, "vfio-pci.ko") || r.Exists("sys/module/vfio_pci"):
+		i.VFIOModule = "builtin"
+	}
+	if v, err := r.ReadString("sys/module/vfio/parameters/enable_unsafe_noiommu_mode"); err == nil {
+		i.NoIOMMU = v == "Y" || v == "1"
+	}
+	return i, nil
+}
+
+func builtin(r host.Root, ko string) bool {
+	rel, err := r.ReadString("proc/sys/kernel/osrelease")
+	if err != nil || strings.Contains(rel, "/") {
+		return false
+	}
+	b, err := r.ReadFile("lib/modules/" + rel + "/modules.builtin")
+	return err == nil && bytes.Contains(b, []byte("/"+ko))
+}
+
+// Region is one line of an IOMMU group's reserved_regions file.
+type Region struct {
+	Start, End uint64 // inclusive
+	Type       string // "direct" (RMRR, locked), "direct-relaxable", "msi", "reserved", ...
+}
+
+// ReadRegions reads sys/kernel/iommu_groups/<group>/reserved_regions. A group without the file
+// gives no regions.
+func ReadRegions(r host.Root, group int) ([]Region, error) {
+	f := "sys/kernel/iommu_groups/" + strconv.Itoa(group) + "/reserved_regions"
+	b, err := r.ReadFile(f)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", r.Path(f), err)
+	}
+	regs, err := ParseRegions(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Path(f), err)
+	}
+	return regs, nil
+}
+
+// ParseRegions reads reserved_regions lines: "0x00000000fee00000 0x00000000feefffff msi".
+func ParseRegions(b []byte) ([]Region, error) {
+	var out []Region
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 3 {
+			return nil, fmt.Errorf("line %d: want \"START END TYPE\", got %q", n, sc.Text())
+		}
+		s, err1 := strconv.ParseUint(strings.TrimPrefix(f[0], "0x"), 16, 64)
+		e, err2 := strconv.ParseUint(strings.TrimPrefix(f[1], "0x"), 16, 64)
+		if err1 != nil || err2 != nil || e < s {
+			return nil, fmt.Errorf("line %d: bad range in %q", n, sc.Text())
+		}
+		out = append(out, Region{s, e, f[2]})
+	}
+	return out, sc.Err()
+}

@@ -1,0 +1,212 @@
+package pci
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/dpdk-doctor/dpdk-doctor/host"
+)
+
+// Device is one PCI function as sysfs shows it.
+type Device struct {
+	Address    Address
+	Config     Config
+	Driver     string   // bound driver, "" when none
+	Interfaces []string // kernel network interfaces ("ens2f0"), when a network driver owns it
+	IOMMUGroup int      // -1 when the device has no IOMMU group (IOMMU off)
+	NUMANode   int      // -1 when unknown or not a NUMA machine
+	Slot       string   // physical slot name, "" when not in (or below) a slot
+	SlotDirect bool     // the slot's address names this device's own bus and device number
+	Parent     *Device  // the bridge above it, nil on a root bus
+	SysPath    string   // resolved sysfs directory, relative to the root ("sys/devices/pci0000:00/...")
+}
+
+// IsNetwork reports whether the device is a network controller (class 0x02).
+func (d *Device) IsNetwork() bool { return d.Config.Class>>16 == 0x02 }
+
+// Modalias is the modalias the kernel derives from the device's IDs, matched against
+// modules.alias to find the modules that could drive it.
+func (d *Device) Modalias() string {
+	c := d.Config
+	return fmt.Sprintf("pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X",
+		c.VendorID, c.DeviceID, c.SubVendorID, c.SubDeviceID, c.Class>>16, c.Class>>8&0xff, c.Class&0xff)
+}
+
+// Ancestors returns the bridges above d, nearest first.
+func (d *Device) Ancestors() []*Device {
+	var out []*Device
+	for p := d.Parent; p != nil; p = p.Parent {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Devices is every PCI function on a host, sorted by address, with lookups.
+type Devices struct {
+	List   []*Device
+	byAddr map[Address]*Device
+}
+
+// Get returns the device at a, or nil.
+func (ds *Devices) Get(a Address) *Device { return ds.byAddr[a] }
+
+// Group returns the devices in IOMMU group g, sorted by address.
+func (ds *Devices) Group(g int) []*Device {
+	var out []*Device
+	for _, d := range ds.List {
+		if d.IOMMUGroup == g && g >= 0 {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// OnBus returns the device at bus/device/function in segment seg, or nil.
+func (ds *Devices) OnBus(seg uint16, bus, dev, fn uint8) *Device {
+	return ds.byAddr[Address{seg, bus, dev, fn}]
+}
+
+const devicesDir = "sys/bus/pci/devices"
+
+// Read reads every PCI function under sys/bus/pci/devices. A device whose files cannot be read
+// is an error that names it; a host with no PCI bus gives an empty list.
+func Read(r host.Root) (*Devices, error) {
+	ents, err := r.ReadDir(devicesDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Devices{byAddr: map[Address]*Device{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", r.Path(devicesDir), err)
+	}
+	slots, err := readSlots(r)
+	if err != nil {
+		return nil, err
+	}
+	list := make([]*Device, len(ents))
+	errs := make([]error, len(ents))
+	// sysfs reads are system calls; spread them over the CPUs.
+	workers := min(runtime.GOMAXPROCS(0), 8)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(ents); i += workers {
+				list[i], errs[i] = readDevice(r, ents[i].Name())
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	ds := &Devices{List: list, byAddr: make(map[Address]*Device, len(list))}
+	sort.Slice(list, func(i, j int) bool { return less(list[i].Address, list[j].Address) })
+	bySys := make(map[string]*Device, len(list))
+	for _, d := range list {
+		ds.byAddr[d.Address] = d
+		bySys[d.SysPath] = d
+	}
+	for _, d := range list {
+		d.Parent = bySys[path.Dir(d.SysPath)]
+	}
+	for _, d := range list {
+		if s, ok := slots[d.Address.SlotAddress()]; ok {
+			d.Slot, d.SlotDirect = s, true
+			continue
+		}
+		// Behind a switch in a slot: the slot is that of the nearest ancestor sitting in one.
+		for _, p := range d.Ancestors() {
+			if s, ok := slots[p.Address.SlotAddress()]; ok {
+				d.Slot = s
+				break
+			}
+		}
+	}
+	return ds, nil
+}
+
+func less(a, b Address) bool {
+	if a.Segment != b.Segment {
+		return a.Segment < b.Segment
+	}
+	if a.Bus != b.Bus {
+		return a.Bus < b.Bus
+	}
+	if a.Device != b.Device {
+		return a.Device < b.Device
+	}
+	return a.Function < b.Function
+}
+
+func readDevice(r host.Root, name string) (*Device, error) {
+	addr, err := ParseAddress(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Path(devicesDir), err)
+	}
+	link := devicesDir + "/" + name
+	d := &Device{Address: addr, IOMMUGroup: -1, NUMANode: -1, SysPath: link}
+	if t, err := r.ReadLink(link); err == nil {
+		d.SysPath = path.Join(path.Dir(link), t)
+	}
+	dir := d.SysPath
+	b, err := r.ReadFile(dir + "/config")
+	if err != nil {
+		return nil, fmt.Errorf("PCI device %s: %w", name, err)
+	}
+	if d.Config, err = ParseConfig(b); err != nil {
+		return nil, fmt.Errorf("PCI device %s: %s: %w", name, r.Path(dir+"/config"), err)
+	}
+	if d.Driver, err = r.LinkBase(dir + "/driver"); err != nil {
+		return nil, fmt.Errorf("PCI device %s: %w", name, err)
+	}
+	g, err := r.LinkBase(dir + "/iommu_group")
+	if err != nil {
+		return nil, fmt.Errorf("PCI device %s: %w", name, err)
+	}
+	if g != "" {
+		if d.IOMMUGroup, err = strconv.Atoi(g); err != nil {
+			return nil, fmt.Errorf("PCI device %s: iommu_group link names %q, not a number", name, g)
+		}
+	}
+	if n, err := r.ReadInt(dir + "/numa_node"); err == nil && n >= 0 {
+		d.NUMANode = int(n)
+	}
+	if d.IsNetwork() {
+		if ents, err := r.ReadDir(dir + "/net"); err == nil {
+			for _, e := range ents {
+				d.Interfaces = append(d.Interfaces, e.Name())
+			}
+		}
+	}
+	return d, nil
+}
+
+// readSlots maps "dddd:bb:dd" to the physical slot's name, from sys/bus/pci/slots/*/address.
+func readSlots(r host.Root) (map[string]string, error) {
+	const dir = "sys/bus/pci/slots"
+	out := map[string]string{}
+	ents, err := r.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return out, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", r.Path(dir), err)
+	}
+	for _, e := range ents {
+		a, err := r.ReadString(dir + "/" + e.Name() + "/address")
+		if err != nil || a == "" {
+			continue // a hotplug slot with nothing in it may have no address
+		}
+		if strings.Count(a, ":") == 1 { // old kernels: "bb:dd"
+			a = "0000:" + a
+		}
+		out[strings.ToLower(a)] = e.Name()
+	}
+	return out, nil
+}
