@@ -1,0 +1,28 @@
+// Command gen writes the test host trees into testdata/hosts (run from the repository root:
+// go run ./internal/testhost/gen). The trees are committed; a test checks they match.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/testhost"
+)
+
+func main() {
+	out := filepath.Join("testdata", "hosts")
+	for _, name := range testhost.Names {
+		h, err := testhost.Catalog(name, filepath.Join("testdata", "fixtures", "dmar"))
+		if err == nil {
+			dir := filepath.Join(out, name)
+			if err = os.RemoveAll(dir); err == nil {
+				err = h.Write(dir)
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "gen: %s: %v\n", name, err)
+			os.Exit(1)
+		}
+	}
+}
