@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -24,10 +25,11 @@ type Root struct {
 	fsys fs.FS
 	name string // for messages: "/" or the tree's directory
 	live bool
+	base string // on-disk directory the tree is at ("/" live), "" for in-memory trees
 }
 
 // Live returns the running host's root ("/").
-func Live() Root { return Root{fsys: os.DirFS("/"), name: "/", live: true} }
+func Live() Root { return Root{fsys: os.DirFS("/"), name: "/", live: true, base: "/"} }
 
 // Dir returns the captured host tree at dir. It fails when dir is not a directory or holds
 // neither sys/ nor proc/.
@@ -43,7 +45,7 @@ func Dir(dir string) (Root, error) {
 	if err != nil {
 		return Root{}, fmt.Errorf("host tree %s: %w", dir, err)
 	}
-	r := Root{fsys: os.DirFS(abs), name: abs}
+	r := Root{fsys: os.DirFS(abs), name: abs, base: abs + "/"}
 	if !r.Exists("sys") && !r.Exists("proc") {
 		return Root{}, fmt.Errorf("host tree %s: holds neither sys/ nor proc/ (see README: the tree layout)", dir)
 	}
@@ -88,6 +90,28 @@ func (r Root) ReadFile(rel string) ([]byte, error) {
 	return fs.ReadFile(r.fsys, clean(rel))
 }
 
+// ReadHead reads at most the first n bytes of a file (the 64-byte header of a PCI config space,
+// a one-line sysfs attribute) with as few system calls as the root allows.
+func (r Root) ReadHead(rel string, n int) ([]byte, error) {
+	if r.base != "" {
+		return r.readRaw(rel, n)
+	}
+	f, err := r.fsys.Open(clean(rel))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	m, err := io.ReadFull(f, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		err = nil
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: r.Path(rel), Err: err}
+	}
+	return buf[:m], nil
+}
+
 // ReadString reads a one-value sysfs file and returns its text without surrounding space.
 func (r Root) ReadString(rel string) (string, error) {
 	b, err := r.ReadFile(rel)
@@ -117,6 +141,9 @@ func (r Root) ReadDir(rel string) ([]fs.DirEntry, error) {
 
 // ReadLink returns the target of the symbolic link at rel.
 func (r Root) ReadLink(rel string) (string, error) {
+	if r.base != "" {
+		return r.readlinkRaw(rel)
+	}
 	return fs.ReadLink(r.fsys, clean(rel))
 }
 

@@ -65,7 +65,12 @@ func ParseAddress(s string) (Address, error) {
 
 // String formats a as the kernel does: "0000:03:00.0".
 func (a Address) String() string {
-	return fmt.Sprintf("%04x:%02x:%02x.%d", a.Segment, a.Bus, a.Device, a.Function)
+	const hex = "0123456789abcdef"
+	b := [12]byte{
+		hex[a.Segment>>12&0xf], hex[a.Segment>>8&0xf], hex[a.Segment>>4&0xf], hex[a.Segment&0xf], ':',
+		hex[a.Bus>>4], hex[a.Bus&0xf], ':', hex[a.Device>>4&0xf], hex[a.Device&0xf], '.', '0' + a.Function&7,
+	}
+	return string(b[:])
 }
 
 // SlotAddress is the form sysfs slots use for the device's position: "0000:03:00".

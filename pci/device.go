@@ -50,8 +50,9 @@ func (d *Device) Ancestors() []*Device {
 
 // Devices is every PCI function on a host, sorted by address, with lookups.
 type Devices struct {
-	List   []*Device
-	byAddr map[Address]*Device
+	List    []*Device
+	byAddr  map[Address]*Device
+	byGroup map[int][]*Device
 }
 
 // Get returns the device at a, or nil.
@@ -59,13 +60,10 @@ func (ds *Devices) Get(a Address) *Device { return ds.byAddr[a] }
 
 // Group returns the devices in IOMMU group g, sorted by address.
 func (ds *Devices) Group(g int) []*Device {
-	var out []*Device
-	for _, d := range ds.List {
-		if d.IOMMUGroup == g && g >= 0 {
-			out = append(out, d)
-		}
+	if g < 0 {
+		return nil
 	}
-	return out
+	return ds.byGroup[g]
 }
 
 // OnBus returns the device at bus/device/function in segment seg, or nil.
@@ -80,7 +78,7 @@ const devicesDir = "sys/bus/pci/devices"
 func Read(r host.Root) (*Devices, error) {
 	ents, err := r.ReadDir(devicesDir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &Devices{byAddr: map[Address]*Device{}}, nil
+		return &Devices{byAddr: map[Address]*Device{}, byGroup: map[int][]*Device{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", r.Path(devicesDir), err)
@@ -105,12 +103,15 @@ func Read(r host.Root) (*Devices, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	ds := &Devices{List: list, byAddr: make(map[Address]*Device, len(list))}
+	ds := &Devices{List: list, byAddr: make(map[Address]*Device, len(list)), byGroup: map[int][]*Device{}}
 	sort.Slice(list, func(i, j int) bool { return less(list[i].Address, list[j].Address) })
 	bySys := make(map[string]*Device, len(list))
 	for _, d := range list {
 		ds.byAddr[d.Address] = d
 		bySys[d.SysPath] = d
+		if d.IOMMUGroup >= 0 {
+			ds.byGroup[d.IOMMUGroup] = append(ds.byGroup[d.IOMMUGroup], d)
+		}
 	}
 	for _, d := range list {
 		d.Parent = bySys[path.Dir(d.SysPath)]
@@ -154,18 +155,22 @@ func readDevice(r host.Root, name string) (*Device, error) {
 	if t, err := r.ReadLink(link); err == nil {
 		d.SysPath = path.Join(path.Dir(link), t)
 	}
-	dir := d.SysPath
-	b, err := r.ReadFile(dir + "/config")
+	dir, err := r.OpenDir(d.SysPath)
+	if err != nil {
+		return nil, fmt.Errorf("PCI device %s: %w", name, err)
+	}
+	defer dir.Close()
+	b, err := dir.ReadHead("config", 64)
 	if err != nil {
 		return nil, fmt.Errorf("PCI device %s: %w", name, err)
 	}
 	if d.Config, err = ParseConfig(b); err != nil {
-		return nil, fmt.Errorf("PCI device %s: %s: %w", name, r.Path(dir+"/config"), err)
+		return nil, fmt.Errorf("PCI device %s: %s: %w", name, r.Path(d.SysPath+"/config"), err)
 	}
-	if d.Driver, err = r.LinkBase(dir + "/driver"); err != nil {
+	if d.Driver, err = dir.LinkBase("driver"); err != nil {
 		return nil, fmt.Errorf("PCI device %s: %w", name, err)
 	}
-	g, err := r.LinkBase(dir + "/iommu_group")
+	g, err := dir.LinkBase("iommu_group")
 	if err != nil {
 		return nil, fmt.Errorf("PCI device %s: %w", name, err)
 	}
@@ -174,11 +179,14 @@ func readDevice(r host.Root, name string) (*Device, error) {
 			return nil, fmt.Errorf("PCI device %s: iommu_group link names %q, not a number", name, g)
 		}
 	}
-	if n, err := r.ReadInt(dir + "/numa_node"); err == nil && n >= 0 {
-		d.NUMANode = int(n)
+	if b, err := dir.ReadHead("numa_node", 16); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n >= 0 {
+			d.NUMANode = n
+		}
 	}
-	if d.IsNetwork() {
-		if ents, err := r.ReadDir(dir + "/net"); err == nil {
+	// Only a kernel network driver makes interfaces: skip the directory read for the rest.
+	if d.IsNetwork() && d.Driver != "" && d.Driver != "vfio-pci" && d.Driver != "uio_pci_generic" && d.Driver != "igb_uio" {
+		if ents, err := r.ReadDir(d.SysPath + "/net"); err == nil {
 			for _, e := range ents {
 				d.Interfaces = append(d.Interfaces, e.Name())
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/dpdk-doctor/dpdk-doctor/demo"
 	"github.com/dpdk-doctor/dpdk-doctor/internal/testhost"
 )
 
@@ -24,5 +25,17 @@ func main() {
 			fmt.Fprintf(os.Stderr, "gen: %s: %v\n", name, err)
 			os.Exit(1)
 		}
+	}
+	// The embedded demo is the seed's host.
+	f, err := os.Create(filepath.Join("demo", "dl360e-gen8.tar"))
+	if err == nil {
+		err = demo.Pack(os.DirFS(filepath.Join(out, "dl360e-gen8")), f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "gen: demo: %v\n", err)
+		os.Exit(1)
 	}
 }

@@ -1,0 +1,212 @@
+// Package check judges a host's readiness for DPDK and VFIO. Facts are read once (Gather);
+// small checks, one file per area and registered in one list, turn them into findings, each
+// with a verdict, the evidence read, an explanation and a remedy.
+package check
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+
+	"github.com/dpdk-doctor/dpdk-doctor/cmdline"
+	"github.com/dpdk-doctor/dpdk-doctor/cpu"
+	"github.com/dpdk-doctor/dpdk-doctor/dmar"
+	"github.com/dpdk-doctor/dpdk-doctor/host"
+	"github.com/dpdk-doctor/dpdk-doctor/hugepages"
+	"github.com/dpdk-doctor/dpdk-doctor/iommu"
+	"github.com/dpdk-doctor/dpdk-doctor/kmsg"
+	"github.com/dpdk-doctor/dpdk-doctor/pci"
+)
+
+// Severity is a finding's verdict.
+type Severity string
+
+// Verdicts, from good to bad.
+const (
+	OK   Severity = "ok"
+	Warn Severity = "warn"
+	Fail Severity = "fail"
+)
+
+// Evidence is one fact a finding rests on: where it was read and what it said.
+type Evidence struct {
+	File  string `json:"file"`
+	Value string `json:"value"`
+}
+
+// Finding is one judgement about the host or one of its devices.
+type Finding struct {
+	ID          string     `json:"id"`   // stable and dotted: "iommu.kernel", "device.rmrr"
+	Area        string     `json:"area"` // the report section: "cpu", "iommu", "device", ...
+	Severity    Severity   `json:"severity"`
+	Subject     string     `json:"subject"` // "host", a PCI address, a NUMA node, a bridge or port
+	Summary     string     `json:"summary"`
+	Explanation string     `json:"explanation,omitempty"`
+	Evidence    []Evidence `json:"evidence"`
+	Remedy      []string   `json:"remedy"` // commands to run, or steps where no command exists
+}
+
+// Facts is everything read from a host, once, for the checks to judge.
+type Facts struct {
+	Root      host.Root
+	CPU       cpu.Info
+	CPUErr    error
+	Cmdline   cmdline.Cmdline
+	IOMMU     iommu.Info
+	Hugepages hugepages.Info
+	Devices   *pci.Devices
+	DMAR      *dmar.Table // nil when the firmware has none or it could not be decoded
+	DMARErr   error       // why a present table could not be decoded
+	RMRR      map[pci.Address]dmar.Verdict
+	Log       []kmsg.Line
+	LogSource string
+	Events    []kmsg.Event
+	Selected  []*pci.Device // the devices judged one by one
+	Explicit  bool          // Selected was named by the user (--device), not chosen by default
+
+	groupRegions map[int][]iommu.Region // reserved_regions, read once per group
+}
+
+// regions returns IOMMU group g's reserved regions, reading each group's file once.
+func (f *Facts) regions(g int) []iommu.Region {
+	if g < 0 {
+		return nil
+	}
+	if r, ok := f.groupRegions[g]; ok {
+		return r
+	}
+	if f.groupRegions == nil {
+		f.groupRegions = map[int][]iommu.Region{}
+	}
+	r, _ := iommu.ReadRegions(f.Root, g)
+	f.groupRegions[g] = r
+	return r
+}
+
+// intended reports whether d is meant for DPDK: named by the user, or already bound to a DPDK
+// driver. A NIC the host still uses on its kernel driver is judged more gently.
+func (f *Facts) intended(d *pci.Device) bool { return f.Explicit || IsDPDKDriver(d.Driver) }
+
+// Options choose what Gather selects.
+type Options struct {
+	// Devices, when set, are the PCI addresses to judge; otherwise every network controller and
+	// every device bound to a DPDK driver is judged.
+	Devices []pci.Address
+}
+
+// Gather reads every fact the checks need from r. It fails only when the host cannot be read at
+// all or a requested device is not there; a fact that is missing is left for a check to judge.
+func Gather(r host.Root, o Options) (*Facts, error) {
+	f := &Facts{Root: r}
+	f.Cmdline = cmdline.Read(r)
+	f.CPU, f.CPUErr = cpu.Read(r)
+	var err error
+	if f.IOMMU, err = iommu.Read(r); err != nil {
+		return nil, err
+	}
+	if f.Hugepages, err = hugepages.Read(r, f.Cmdline); err != nil {
+		return nil, err
+	}
+	if f.Devices, err = pci.Read(r); err != nil {
+		return nil, err
+	}
+	if b, err := r.ReadFile(iommu.DMARTable); err == nil {
+		f.DMAR, f.DMARErr = dmar.Parse(b)
+		if f.DMARErr != nil {
+			f.DMAR = nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		f.DMARErr = err
+	}
+	f.RMRR = dmar.Judge(f.DMAR, f.Devices, f.Cmdline.HasOption("intel_iommu", "relax_rmrr"))
+	log, src, err := r.KernelLog()
+	if err != nil {
+		return nil, err
+	}
+	f.Log, f.LogSource = kmsg.Parse(log), src
+	f.Events = kmsg.Events(f.Log)
+	if len(o.Devices) > 0 {
+		f.Explicit = true
+		for _, a := range o.Devices {
+			d := f.Devices.Get(a)
+			if d == nil {
+				return nil, fmt.Errorf("device %s: no such PCI device on %s (see `dpdk-doctor devices --all`)", a, r)
+			}
+			f.Selected = append(f.Selected, d)
+		}
+	} else {
+		for _, d := range f.Devices.List {
+			if d.IsNetwork() || IsDPDKDriver(d.Driver) {
+				f.Selected = append(f.Selected, d)
+			}
+		}
+	}
+	return f, nil
+}
+
+// IsDPDKDriver reports whether a kernel driver hands the device to user space for DPDK.
+func IsDPDKDriver(drv string) bool {
+	return drv == "vfio-pci" || drv == "uio_pci_generic" || drv == "igb_uio"
+}
+
+// A checker turns facts into findings for one area.
+type checker struct {
+	area string
+	run  func(*Facts) []Finding
+}
+
+// checkers is the one list of checks, in report order.
+var checkers = []checker{
+	{"cpu", checkCPU},
+	{"iommu", checkIOMMU},
+	{"hugepages", checkHugepages},
+	{"vfio", checkVFIO},
+	{"device", checkDevices},
+	{"kernel-log", checkKernelLog},
+}
+
+// Areas lists the report's sections in order.
+func Areas() []string {
+	var out []string
+	for _, c := range checkers {
+		out = append(out, c.area)
+	}
+	return append(out, extraAreas...)
+}
+
+// extraAreas are sections whose findings come from outside Run (the OVS section).
+var extraAreas []string
+
+// Run judges the facts and returns every finding, area by area.
+func Run(f *Facts) []Finding {
+	out := make([]Finding, 0, 16+5*len(f.Selected))
+	for _, c := range checkers {
+		start := len(out)
+		out = append(out, c.run(f)...)
+		for i := start; i < len(out); i++ {
+			fd := &out[i]
+			fd.Area = c.area
+			if fd.Evidence == nil {
+				fd.Evidence = []Evidence{}
+			}
+			if fd.Remedy == nil {
+				fd.Remedy = []string{}
+			}
+		}
+	}
+	return out
+}
+
+// Worst returns the worst severity among findings (OK when there are none).
+func Worst(fs []Finding) Severity {
+	w := OK
+	for _, f := range fs {
+		if rank(f.Severity) > rank(w) {
+			w = f.Severity
+		}
+	}
+	return w
+}
+
+func rank(s Severity) int { return slices.Index([]Severity{OK, Warn, Fail}, s) }

@@ -1,0 +1,347 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/dpdk-doctor/dpdk-doctor/dmar"
+	"github.com/dpdk-doctor/dpdk-doctor/iommu"
+	"github.com/dpdk-doctor/dpdk-doctor/kmsg"
+	"github.com/dpdk-doctor/dpdk-doctor/pci"
+)
+
+func checkDevices(f *Facts) []Finding {
+	out := make([]Finding, 0, 4*len(f.Selected))
+	for _, d := range f.Selected {
+		out = append(out, deviceDriver(f, d), deviceGroup(f, d), deviceRMRR(f, d), devicePlace(f, d))
+	}
+	return out
+}
+
+func devPath(f *Facts, d *pci.Device, file string) string {
+	return f.Root.Path("sys/bus/pci/devices/" + d.Address.String() + "/" + file)
+}
+
+// bindRemedy returns the commands that hand d to vfio-pci.
+func bindRemedy(d *pci.Device) []string {
+	a := d.Address.String()
+	var out []string
+	for _, ifc := range d.Interfaces {
+		out = append(out, "ip link set "+ifc+" down")
+	}
+	return append(out,
+		"modprobe vfio-pci",
+		"dpdk-devbind.py --bind=vfio-pci "+a+"   # or, without DPDK's tools:",
+		"echo vfio-pci > /sys/bus/pci/devices/"+a+"/driver_override",
+		"echo "+a+" > /sys/bus/pci/devices/"+a+"/driver/unbind   # when a driver is bound",
+		"echo "+a+" > /sys/bus/pci/drivers_probe")
+}
+
+func deviceDriver(f *Facts, d *pci.Device) Finding {
+	fd := Finding{ID: "device.driver", Subject: d.Address.String(),
+		Evidence: []Evidence{{File: devPath(f, d, "driver"), Value: orNone(d.Driver)}}}
+	if len(d.Interfaces) > 0 {
+		fd.Evidence = append(fd.Evidence, Evidence{File: devPath(f, d, "net/"), Value: strings.Join(d.Interfaces, " ")})
+	}
+	switch {
+	case IsDPDKDriver(d.Driver):
+		fd.Severity, fd.Summary = OK, "bound to "+d.Driver+", ready for DPDK"
+		if d.Driver != "vfio-pci" {
+			fd.Explanation = d.Driver + " gives DPDK the device without IOMMU protection; vfio-pci is the safer choice where the IOMMU is on."
+		}
+	case d.Driver == "mlx5_core" || d.Driver == "mlx4_core":
+		fd.Severity, fd.Summary = OK, "on "+d.Driver+": Mellanox/NVIDIA NICs stay on their kernel driver for DPDK (bifurcated driver)"
+		fd.Explanation = "DPDK's mlx4/mlx5 drivers work through the kernel driver and rdma-core; do not bind these NICs to vfio-pci."
+	case d.Driver == "":
+		fd.Severity, fd.Summary = Warn, "not bound to any driver"
+		fd.Explanation = "DPDK can only use the device once a user-space driver (vfio-pci) owns it."
+		fd.Remedy = bindRemedy(d)
+	default:
+		fd.Severity = Warn
+		fd.Summary = "on the kernel driver " + d.Driver + ": not bound for DPDK yet"
+		if f.RMRR[d.Address].State == dmar.Locked {
+			fd.Summary += " (and RMRR-locked: see device.rmrr)"
+		}
+		if len(d.Interfaces) > 0 {
+			fd.Summary += " (interface " + strings.Join(d.Interfaces, ", ") + ")"
+		}
+		fd.Explanation = "While " + d.Driver + " owns the device the kernel uses it as an ordinary network interface, and " +
+			"a DPDK port on it fails with \"Error attaching device\". Bind it to vfio-pci to give it to DPDK (this takes the " +
+			"interface away from the kernel: make sure nothing, such as your SSH session, runs over it)."
+		fd.Remedy = bindRemedy(d)
+	}
+	return fd
+}
+
+// viableDriver reports whether a device bound to drv leaves an IOMMU group usable by VFIO, as
+// the kernel's vfio_dev_driver_allowed does: vfio-pci, no driver, pci-stub or pcieport.
+func viableDriver(drv string) bool {
+	return drv == "" || drv == "vfio-pci" || drv == "pci-stub" || drv == "pcieport"
+}
+
+func deviceGroup(f *Facts, d *pci.Device) Finding {
+	fd := Finding{ID: "device.iommu_group", Subject: d.Address.String()}
+	if d.IOMMUGroup < 0 {
+		fd.Evidence = []Evidence{{File: devPath(f, d, "iommu_group"), Value: "absent"}}
+		if f.IOMMU.NoIOMMU {
+			fd.Severity, fd.Summary = Warn, "no IOMMU group: only usable in VFIO's unsafe no-IOMMU mode"
+		} else {
+			fd.Severity, fd.Summary = Fail, "no IOMMU group, so vfio-pci cannot take it (the IOMMU is off: see iommu.kernel)"
+		}
+		return fd
+	}
+	g := fmt.Sprint(d.IOMMUGroup)
+	var others, blockers []string
+	for _, m := range f.Devices.Group(d.IOMMUGroup) {
+		if m == d {
+			continue
+		}
+		desc := m.Address.String() + " (" + orNone(m.Driver) + ")"
+		others = append(others, desc)
+		if !viableDriver(m.Driver) && !m.Config.IsBridge() {
+			blockers = append(blockers, m.Address.String()+" on "+m.Driver)
+		}
+	}
+	fd.Evidence = []Evidence{{File: f.Root.Path("sys/kernel/iommu_groups/" + g + "/devices/"), Value: "members besides it: " + orNone(strings.Join(others, ", "))}}
+	for _, e := range f.Events {
+		if e.Kind == kmsg.GroupNotViable && e.Device == d.Address.String() {
+			fd.Evidence = append(fd.Evidence, Evidence{File: f.LogSource, Value: e.Line.Text})
+		}
+	}
+	if len(blockers) == 0 {
+		fd.Severity = OK
+		fd.Summary = "IOMMU group " + g + " is viable"
+		if len(others) > 0 {
+			fd.Summary += " (shared with " + strings.Join(others, ", ") + ")"
+		}
+		return fd
+	}
+	fd.Severity = Fail
+	if !f.intended(d) {
+		fd.Severity = Warn // matters once it is bound for DPDK
+	}
+	fd.Summary = "IOMMU group " + g + " is not viable: " + strings.Join(blockers, ", ")
+	fd.Explanation = "VFIO hands out whole IOMMU groups. Every other device in the group must be bound to vfio-pci or to no " +
+		"driver (bridges aside), or the kernel refuses the group and DPDK reports \"VFIO group is not viable! Not all " +
+		"devices in IOMMU group bound to VFIO or unbound\". Bind the other members too, or move the card to a slot whose " +
+		"root port supports ACS so it gets a group of its own."
+	for _, m := range f.Devices.Group(d.IOMMUGroup) {
+		if m != d && !viableDriver(m.Driver) && !m.Config.IsBridge() {
+			fd.Remedy = append(fd.Remedy, bindRemedy(m)...)
+		}
+	}
+	return fd
+}
+
+func devicePlace(f *Facts, d *pci.Device) Finding {
+	fd := Finding{ID: "device.placement", Subject: d.Address.String(), Severity: OK,
+		Evidence: []Evidence{{File: devPath(f, d, "numa_node"), Value: fmt.Sprint(d.NUMANode)}}}
+	var parts []string
+	switch {
+	case d.Slot != "" && d.SlotDirect:
+		parts = append(parts, "in physical slot "+d.Slot)
+		fd.Evidence = append(fd.Evidence, Evidence{File: f.Root.Path("sys/bus/pci/slots/" + d.Slot + "/address"), Value: d.Address.SlotAddress()})
+	case d.Slot != "":
+		parts = append(parts, "behind a switch in physical slot "+d.Slot)
+		fd.Evidence = append(fd.Evidence, Evidence{File: f.Root.Path("sys/bus/pci/slots/" + d.Slot + "/address"), Value: "names a bridge above it"})
+	default:
+		parts = append(parts, "not in a physical slot (on-board or unreported)")
+	}
+	nodes := 0
+	for _, p := range f.Hugepages.Pools {
+		if p.Node+1 > nodes {
+			nodes = p.Node + 1
+		}
+	}
+	if d.NUMANode >= 0 {
+		parts = append(parts, fmt.Sprintf("on NUMA node %d", d.NUMANode))
+	} else if nodes > 1 {
+		fd.Severity = Warn
+		parts = append(parts, "NUMA node unknown on a multi-node host")
+		fd.Explanation = "The firmware gives no NUMA node for this device, so DPDK cannot place its memory and polling cores next to it. Pin them by hand to the socket the slot hangs off."
+	}
+	fd.Summary = strings.Join(parts, ", ")
+	return fd
+}
+
+func deviceRMRR(f *Facts, d *pci.Device) Finding {
+	a := d.Address.String()
+	fd := Finding{ID: "device.rmrr", Subject: a}
+	v := f.RMRR[d.Address]
+	regions := f.regions(d.IOMMUGroup)
+	direct, relaxable := 0, 0
+	for _, r := range regions {
+		switch r.Type {
+		case "direct":
+			direct++
+		case "direct-relaxable":
+			relaxable++
+		}
+	}
+	var logged []kmsg.Event
+	for _, e := range f.Events {
+		if (e.Kind == kmsg.RMRRIneligible || e.Kind == kmsg.RMRRIdentity) && e.Device == a {
+			logged = append(logged, e)
+		}
+	}
+	fd.Evidence = append(fd.Evidence, coverEvidence(f, v.Covers)...)
+	if len(regions) > 0 {
+		var rs []string
+		for _, r := range regions {
+			rs = append(rs, fmt.Sprintf("%#x-%#x %s", r.Start, r.End, r.Type))
+		}
+		fd.Evidence = append(fd.Evidence, Evidence{File: f.Root.Path(fmt.Sprintf("sys/kernel/iommu_groups/%d/reserved_regions", d.IOMMUGroup)), Value: strings.Join(rs, "; ")})
+	}
+	for _, e := range logged {
+		fd.Evidence = append(fd.Evidence, Evidence{File: f.LogSource, Value: e.Line.Text})
+	}
+
+	state := v.State
+	var disagree string
+	if len(regions) > 0 {
+		kernel := dmar.Clear
+		switch {
+		case direct > 0:
+			kernel = dmar.Locked
+		case relaxable > 0:
+			kernel = dmar.Relaxable
+		}
+		if state != dmar.Unknown && kernel != state {
+			disagree = fmt.Sprintf(" The DMAR table says %s but the kernel's reserved_regions say %s; the kernel's view decides what VFIO does.", state, kernel)
+		}
+		state = kernel
+	}
+	if state != dmar.Locked && len(logged) > 0 {
+		disagree += " The kernel log shows the kernel refusing it already."
+		state = dmar.Locked
+	}
+
+	switch state {
+	case dmar.Locked:
+		fd.Severity = Fail
+		if !f.intended(d) {
+			fd.Severity = Warn // the host uses it on a kernel driver: only a problem once bound for DPDK
+		}
+		fd.Summary = "RMRR-locked: the kernel will refuse it to VFIO"
+		if c := firstLocked(v); c != nil {
+			fd.Summary = fmt.Sprintf("RMRR-locked by RMRR %#x-%#x (%s scope %s)", c.RMRR.Address, c.RMRR.End, scopeTypeName(c.Scope.Type), c.Scope)
+		}
+		if d.Slot != "" {
+			fd.Summary += ", physical slot " + d.Slot
+		}
+		fd.Summary += ": the kernel will refuse it to VFIO"
+		fd.Explanation = "The firmware's DMAR table has a Reserved Memory Region (RMRR) that covers this device: memory the " +
+			"platform (on HPE servers, the iLO management controller's shared-memory features) expects the device to reach " +
+			"by DMA at any time. Since Linux 3.17 the kernel refuses to put such a device in a VFIO domain, logging \"Device is " +
+			"ineligible for IOMMU domain attach due to platform RMRR requirement\" (from 6.6: \"Firmware has requested this " +
+			"device have a 1:1 IOMMU mapping\"), and DPDK and OVS then only say \"Error attaching device\"." + disagree
+		fd.Remedy = rmrrRemedy(f, d)
+	case dmar.Relaxable:
+		fd.Severity = OK
+		reason := "the kernel relaxes it"
+		if c := firstCover(v); c != nil && c.Reason != "" {
+			reason = c.Reason
+		}
+		fd.Summary = "covered by an RMRR, but relaxable: " + reason
+		if f.Cmdline.HasOption("intel_iommu", "relax_rmrr") && d.Config.Class>>8 != 0x0c03 && d.Config.Class>>16 != 0x03 {
+			fd.Severity = Warn
+			fd.Explanation = "relax_rmrr lets VFIO take the device, but the platform may still DMA into the RMRR region while a guest or DPDK owns it: the kernel itself warns this \"can lead to instability or data loss\"."
+		}
+		fd.Summary += "." + disagree
+	case dmar.Clear:
+		fd.Severity, fd.Summary = OK, "no RMRR covers it"+disagree
+		if f.DMAR != nil {
+			fd.Evidence = append(fd.Evidence, Evidence{File: f.Root.Path(iommu.DMARTable), Value: fmt.Sprintf("%d RMRRs, none scoping it or a bridge above it", len(f.DMAR.RMRRs()))})
+		}
+	default:
+		fd.Severity, fd.Summary = OK, "no DMAR table to judge RMRRs by"
+		if f.IOMMU.FirmwareTable == "DMAR" {
+			fd.Severity, fd.Summary = Warn, "unknown: the DMAR table could not be decoded"
+		}
+	}
+	return fd
+}
+
+func firstCover(v dmar.Verdict) *dmar.Cover {
+	if len(v.Covers) == 0 {
+		return nil
+	}
+	return &v.Covers[0]
+}
+
+func firstLocked(v dmar.Verdict) *dmar.Cover {
+	for i := range v.Covers {
+		if !v.Covers[i].Relaxed {
+			return &v.Covers[i]
+		}
+	}
+	return nil
+}
+
+func scopeTypeName(t uint8) string {
+	switch t {
+	case dmar.ScopeEndpoint:
+		return "endpoint"
+	case dmar.ScopeBridge:
+		return "bridge"
+	}
+	return fmt.Sprintf("type %d", t)
+}
+
+// coverEvidence gives one line per covering scope, listing every RMRR that holds it.
+func coverEvidence(f *Facts, covers []dmar.Cover) []Evidence {
+	var out []Evidence
+	idx := map[string]int{}
+	for _, c := range covers {
+		key := fmt.Sprintf("%s scope %s -> %s", scopeTypeName(c.Scope.Type), c.Scope, c.Via.Address)
+		if c.Relaxed {
+			key += " (relaxable: " + c.Reason + ")"
+		}
+		region := fmt.Sprintf("%#x-%#x (%s)", c.RMRR.Address, c.RMRR.End, size(c.RMRR.End-c.RMRR.Address+1))
+		if i, ok := idx[key]; ok {
+			out[i].Value += ", " + region
+			continue
+		}
+		idx[key] = len(out)
+		out = append(out, Evidence{File: f.Root.Path(iommu.DMARTable), Value: key + " in RMRR " + region})
+	}
+	return out
+}
+
+func size(n uint64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// isHPE reports whether the host is an HPE ProLiant, where conrep can exclude a slot.
+func (f *Facts) isHPE() bool {
+	v, _ := f.Root.ReadString("sys/class/dmi/id/sys_vendor")
+	p, _ := f.Root.ReadString("sys/class/dmi/id/product_name")
+	return (v == "HP" || v == "HPE" || strings.HasPrefix(v, "Hewlett")) && strings.Contains(p, "ProLiant")
+}
+
+func rmrrRemedy(f *Facts, d *pci.Device) []string {
+	var out []string
+	if f.isHPE() && d.Slot != "" {
+		out = append(out, "dpdk-doctor fix rmrr "+d.Address.String()+"   # HPE: exclude slot "+d.Slot+" from RMRR with conrep (dry run; add --apply), then reboot")
+	} else if f.isHPE() {
+		out = append(out, "# HPE: an on-board device has no slot to exclude with conrep; use an add-in card in a PCIe slot, or an SR-IOV VF")
+	}
+	return append(out,
+		"# or move the card to a slot that no RMRR covers (see `dpdk-doctor rmrr`)",
+		"# or use an SR-IOV virtual function of it: VFs are not named in RMRRs",
+		"# or, on kernels that carry it (Proxmox), boot with intel_iommu=relax_rmrr (unsafe: the platform may still DMA there)",
+		"# or ask the platform vendor for firmware that drops the RMRR for this device")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}

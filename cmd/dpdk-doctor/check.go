@@ -1,0 +1,194 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/dpdk-doctor/dpdk-doctor/check"
+	"github.com/dpdk-doctor/dpdk-doctor/demo"
+	"github.com/dpdk-doctor/dpdk-doctor/dmar"
+	"github.com/dpdk-doctor/dpdk-doctor/host"
+	"github.com/dpdk-doctor/dpdk-doctor/pci"
+)
+
+// hostRoot returns the host the flags name: the demo, a tree, or this machine.
+func (g *globals) hostRoot() (host.Root, error) {
+	switch {
+	case g.demo && g.root != "":
+		return host.Root{}, usageErr("--demo and --root cannot be used together")
+	case g.demo:
+		r, err := demo.Root()
+		if err != nil {
+			return r, &exitError{2, err}
+		}
+		return r, nil
+	case g.root != "":
+		r, err := host.Dir(g.root)
+		if err != nil {
+			return r, inputErr(err)
+		}
+		return r, nil
+	}
+	return host.Live(), nil
+}
+
+func parseAddresses(args []string) ([]pci.Address, error) {
+	var out []pci.Address
+	for _, a := range args {
+		addr, err := pci.ParseAddress(a)
+		if err != nil {
+			return nil, usageErr("%v", err)
+		}
+		out = append(out, addr)
+	}
+	return out, nil
+}
+
+func gather(g *globals, devices []string) (*check.Facts, error) {
+	r, err := g.hostRoot()
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := parseAddresses(devices)
+	if err != nil {
+		return nil, err
+	}
+	f, err := check.Gather(r, check.Options{Devices: addrs})
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	return f, nil
+}
+
+func newCheck(g *globals) *cobra.Command {
+	var asJSON bool
+	var devices []string
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Judge whether this host (or a tree) is ready for DPDK and VFIO",
+		Long: "check reads the CPU, IOMMU (firmware and kernel), huge pages, vfio-pci, every network device " +
+			"(driver, IOMMU group, NUMA node, physical slot, RMRR) and the kernel log, and prints each finding with " +
+			"its verdict, evidence, explanation and remedy. Exit code: 0 when nothing fails, 1 when something fails, " +
+			"2 on bad usage or input.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := gather(g, devices)
+			if err != nil {
+				return err
+			}
+			findings := check.Run(f)
+			findings = append(findings, extraFindings(cmd, g, f)...)
+			rep := check.NewReport(f, findings)
+			if asJSON {
+				err = rep.WriteJSON(os.Stdout)
+			} else {
+				ids, _ := pci.ReadIDs(f.Root)
+				names := map[string]string{}
+				for _, d := range f.Selected {
+					names[d.Address.String()] = check.Name(ids, d)
+				}
+				err = rep.WriteText(os.Stdout, names)
+			}
+			if err != nil {
+				return err
+			}
+			if check.Worst(findings) == check.Fail {
+				return errFailed
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
+	cmd.Flags().StringSliceVar(&devices, "device", nil, "judge only these PCI `ADDRESS`es (default: network controllers and devices on DPDK drivers)")
+	addCheckFlags(cmd)
+	return cmd
+}
+
+// Hooks for sections that other files add (OVS).
+var (
+	addCheckFlags = func(*cobra.Command) {}
+	extraFindings = func(*cobra.Command, *globals, *check.Facts) []check.Finding { return nil }
+)
+
+func newDevices(g *globals) *cobra.Command {
+	var asJSON, all bool
+	cmd := &cobra.Command{
+		Use:   "devices",
+		Short: "List PCI devices with driver, IOMMU group, NUMA node, physical slot and RMRR state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f, err := gather(g, nil)
+			if err != nil {
+				return err
+			}
+			ids, err := pci.ReadIDs(f.Root)
+			if err != nil {
+				return inputErr(err)
+			}
+			al, err := pci.ReadAliases(f.Root)
+			if err != nil {
+				return inputErr(err)
+			}
+			rows := check.DeviceRows(f, ids, al, all)
+			if asJSON {
+				return writeJSON(rows)
+			}
+			_, err = os.Stdout.WriteString(check.WriteDeviceTable(rows))
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
+	cmd.Flags().BoolVar(&all, "all", false, "list every PCI function, not only network controllers and DPDK-bound devices")
+	return cmd
+}
+
+func newRMRR(g *globals) *cobra.Command {
+	var asJSON bool
+	var file string
+	cmd := &cobra.Command{
+		Use:   "rmrr",
+		Short: "Decode the firmware's DMAR table and show every RMRR and the devices it covers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var t *dmar.Table
+			var devs = &pci.Devices{}
+			var name func(*pci.Device) string
+			if file != "" {
+				b, err := os.ReadFile(file)
+				if err != nil {
+					return inputErr(err)
+				}
+				if t, err = dmar.Decode(b); err != nil {
+					return inputErr(err)
+				}
+			}
+			if file == "" || g.root != "" || g.demo {
+				f, err := gather(g, nil)
+				if err != nil {
+					return err
+				}
+				devs = f.Devices
+				if t == nil {
+					if f.DMARErr != nil {
+						return inputErr(f.DMARErr)
+					}
+					if f.DMAR == nil {
+						return inputErr(errNoDMAR(f))
+					}
+					t = f.DMAR
+				}
+				ids, _ := pci.ReadIDs(f.Root)
+				name = func(d *pci.Device) string { return check.Name(ids, d) }
+			}
+			rep := dmar.NewReport(t, devs, name)
+			if asJSON {
+				return writeJSON(rep)
+			}
+			return rep.WriteText(os.Stdout)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
+	cmd.Flags().StringVar(&file, "dmar", "", "read the DMAR table from `FILE` (raw, as in /sys/firmware/acpi/tables/DMAR, or acpidump text)")
+	return cmd
+}
