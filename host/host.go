@@ -129,6 +129,9 @@ func (r Root) ReadInt(rel string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
+		if len(s) > 32 {
+			s = s[:32] + "..."
+		}
 		return 0, fmt.Errorf("%s: %q is not a number", r.Path(rel), s)
 	}
 	return n, nil

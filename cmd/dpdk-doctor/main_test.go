@@ -320,3 +320,35 @@ func TestRMRRJSON(t *testing.T) {
 		t.Errorf("rmrr --dmar: exit %d, scopes should be unresolved", code)
 	}
 }
+
+// TestCaptureRoundTrip captures every test tree (and the demo) with `capture` and requires
+// `check --json` to judge the copy exactly as the original.
+func TestCaptureRoundTrip(t *testing.T) {
+	strip := func(s string) string {
+		var keep []string
+		for _, l := range strings.Split(s, "\n") {
+			if !strings.Contains(l, `"root"`) {
+				keep = append(keep, l)
+			}
+		}
+		return strings.Join(keep, "\n")
+	}
+	sources := [][]string{{"--demo"}}
+	for _, n := range testhost.Names {
+		sources = append(sources, []string{"--root", tree(n)})
+	}
+	for _, src := range sources {
+		dst := filepath.Join(t.TempDir(), "copy")
+		if _, stderr, code := runBin(t, append([]string{"capture", dst}, src...)...); code != 0 {
+			t.Fatalf("capture %v: exit %d: %s", src, code, stderr)
+		}
+		want, _, _ := runBin(t, append([]string{"check", "--json"}, src...)...)
+		got, _, _ := runBin(t, "check", "--json", "--root", dst)
+		if strip(got) != strip(want) {
+			t.Errorf("%v: the captured copy is judged differently", src)
+		}
+	}
+	if _, stderr, code := runBin(t, "capture", t.TempDir(), "--demo"); code != 2 || !strings.Contains(stderr, "already exists") {
+		t.Errorf("capture into an existing dir: exit %d %q", code, stderr)
+	}
+}

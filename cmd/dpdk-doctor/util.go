@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/dpdk-doctor/dpdk-doctor/check"
+	"github.com/dpdk-doctor/dpdk-doctor/host"
 	"github.com/dpdk-doctor/dpdk-doctor/iommu"
 )
 
@@ -20,4 +23,27 @@ func errNoDMAR(f *check.Facts) error {
 		return fmt.Errorf("%s: no DMAR table: this is an AMD host (IVRS); RMRRs are an Intel VT-d structure", f.Root.Path(iommu.DMARTable))
 	}
 	return fmt.Errorf("%s: no DMAR table (VT-d off in firmware, or not an Intel platform)", f.Root.Path(iommu.DMARTable))
+}
+
+func init() {
+	moreCommands = append(moreCommands, newCapture)
+}
+
+func newCapture(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "capture DIR",
+		Short: "Copy what dpdk-doctor reads from this host (or --root) into a new tree DIR, for --root elsewhere",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := g.hostRoot()
+			if err != nil {
+				return err
+			}
+			if err := host.Capture(r, args[0]); err != nil {
+				return inputErr(err)
+			}
+			fmt.Fprintf(os.Stderr, "captured %s into %s; read it with: dpdk-doctor check --root %s\n", r, args[0], args[0])
+			return nil
+		},
+	}
 }
