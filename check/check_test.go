@@ -68,6 +68,13 @@ func TestTrees(t *testing.T) {
 			{"device.rmrr", "0000:03:00.0", Warn, "relax_rmrr"},
 			{"kernellog.rmrr-relaxed", "host", Warn, ""},
 		},
+		"dl360e-gen8-two-slots": {
+			{"device.rmrr", "0000:04:00.0", Fail, "physical slot 1"},
+			{"device.rmrr", "0000:03:00.1", Fail, "physical slot 2"},
+		},
+		"dl380-gen9-hpe-nic": {
+			{"device.rmrr", "0000:03:00.0", Fail, "slot 2"},
+		},
 		"no-hugepages": {
 			{"hugepages.pool", "host", Fail, "no huge pages"},
 			{"hugepages.mount", "host", Fail, "no hugetlbfs"},

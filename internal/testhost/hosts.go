@@ -37,6 +37,7 @@ const (
 // Names lists the hosts Catalog makes, in the order tests report them.
 var Names = []string{
 	"dl360e-gen8", "dl360e-gen8-after-conrep", "dl360e-gen8-relax-rmrr", "no-hugepages",
+	"dl360e-gen8-two-slots", "dl380-gen9-hpe-nic",
 	"iommu-off-firmware", "iommu-off-kernel", "vfio-noiommu",
 	"usb-only-rmrr", "nic-on-ixgbe", "shared-group", "bridge-scope", "amd",
 }
@@ -56,6 +57,18 @@ func Catalog(name, fixtures string) (*Host, error) {
 		h.KernelRelease = "5.15.108-1-pve"
 		h.Cmdline = "BOOT_IMAGE=/boot/vmlinuz-5.15.108-1-pve root=/dev/mapper/pve-root ro quiet intel_iommu=on,relax_rmrr iommu=pt"
 		h.KernelLog = "[    0.050195] DMAR: Intel-IOMMU: assuming all RMRRs are relaxable. This can lead to instability or data loss\n" + dl360eLog(h, false)
+		return h, nil
+	case "dl360e-gen8-two-slots":
+		return DL360e(nil, true), nil
+	case "dl380-gen9-hpe-nic":
+		h := dl360e(true)
+		h.Name = "HPE ProLiant DL380 Gen9"
+		h.DMI = DMI{Vendor: "HP", Product: "ProLiant DL380 Gen9", BIOSVendor: "HP", BIOSVersion: "P89", BIOSDate: "10/21/2019"}
+		for i := range h.Devices {
+			if d := &h.Devices[i]; d.Vendor == x520Vendor && d.Device == x520Device {
+				d.SubVendor, d.SubDevice = 0x103c, 0x17d3 // HP Ethernet 10Gb 2-port 560SFP+ Adapter
+			}
+		}
 		return h, nil
 	case "no-hugepages":
 		h := dl360e(true)
@@ -132,6 +145,42 @@ func fixIfaces(h *Host) {
 // (same Gen8 firmware): HP's RMRRs scope the USB controllers, iLO 4, the SATA controller, the
 // embedded 366i and, while slot 2's endpoints are included, the X520's two functions.
 func dl360e(slot2InRMRR bool) *Host {
+	var excluded []string
+	if !slot2InRMRR {
+		excluded = []string{"2"}
+	}
+	return dl360eHost(excluded, false)
+}
+
+// DL360e returns the seed's host as it boots with the given physical slots excluded from RMRR
+// (conrep's RMRDS_Slot<N> = Endpoints_Excluded): the firmware leaves those slots' endpoints out
+// of its RMRR scopes. With twoCards, slot 1 holds a second X520 (0000:04:00.0/.1). It is how a
+// test "reboots" after the conrep double changed the BIOS.
+func DL360e(excluded []string, twoCards bool) *Host {
+	h := dl360eHost(excluded, twoCards)
+	if len(excluded) > 0 {
+		h.KernelLog = dl360eLog(h, false)
+	}
+	return h
+}
+
+func dl360eHost(excluded []string, twoCards bool) *Host {
+	scoped := map[uint8][]uint8{} // root port device number -> endpoint functions in its slot
+	isExcluded := func(s string) bool {
+		for _, e := range excluded {
+			if e == s {
+				return true
+			}
+		}
+		return false
+	}
+	if !isExcluded("2") {
+		scoped[0x02] = []uint8{0, 1}
+	}
+	if twoCards && !isExcluded("1") {
+		scoped[0x01] = []uint8{0, 1}
+	}
+	slot2InRMRR := !isExcluded("2")
 	h := &Host{
 		Name:          "HP ProLiant DL360e Gen8",
 		CPUVendor:     "GenuineIntel",
@@ -146,7 +195,7 @@ func dl360e(slot2InRMRR bool) *Host {
 		Hugepages:     []Pool{{2048, 0, 1024, 512}, {2048, 1, 1024, 1024}},
 		HugeMounts:    []string{"hugetlbfs /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0"},
 		IOMMUUnits:    []string{"dmar0"},
-		DMAR:          dl360eDMAR(slot2InRMRR),
+		DMAR:          dl360eDMAR(scoped),
 		VFIO:          true,
 		Slots:         map[string]string{"1": "0000:04:00", "2": "0000:03:00"},
 		ModulesAlias:  modulesAlias,
@@ -174,11 +223,16 @@ func dl360e(slot2InRMRR bool) *Host {
 	for f := range 2 {
 		h.Devices = append(h.Devices, Device{Addr: fmt.Sprintf("0000:03:00.%d", f), Parent: "0000:00:02.0", Vendor: x520Vendor, Device: x520Device, SubVendor: 0x8086, SubDevice: 0x000c, Class: 0x020000, Rev: 0x01, Driver: "vfio-pci", Group: 14, NUMA: 0, MultiFunction: f == 0})
 	}
+	if twoCards {
+		for f := range 2 {
+			h.Devices = append(h.Devices, Device{Addr: fmt.Sprintf("0000:04:00.%d", f), Parent: "0000:00:01.0", Vendor: x520Vendor, Device: x520Device, SubVendor: 0x8086, SubDevice: 0x000c, Class: 0x020000, Rev: 0x01, Driver: "vfio-pci", Group: 15, NUMA: 0, MultiFunction: f == 0})
+		}
+	}
 	h.KernelLog = dl360eLog(h, slot2InRMRR)
 	return h
 }
 
-func dl360eDMAR(slot2 bool) *dmar.Table {
+func dl360eDMAR(scoped map[uint8][]uint8) *dmar.Table {
 	ep := func(bus uint8, path ...uint8) dmar.Scope {
 		s := dmar.Scope{Type: dmar.ScopeEndpoint, StartBus: bus}
 		for i := 0; i+1 < len(path); i += 2 {
@@ -188,8 +242,10 @@ func dl360eDMAR(slot2 bool) *dmar.Table {
 	}
 	ilo := []dmar.Scope{ep(0, 0x1c, 7, 0, 0), ep(0, 0x1c, 7, 0, 2)}
 	shared := append([]dmar.Scope{}, ilo...)
-	if slot2 {
-		shared = append(shared, ep(0, 0x02, 0, 0, 0), ep(0, 0x02, 0, 0, 1))
+	for _, port := range []uint8{0x01, 0x02} {
+		for _, fn := range scoped[port] {
+			shared = append(shared, ep(0, port, 0, 0, fn))
+		}
 	}
 	shared = append(shared, ep(0, 0x1f, 2), ep(0, 0x1c, 4, 0, 0), ep(0, 0x1c, 4, 0, 1), ep(0, 0x1c, 4, 0, 2), ep(0, 0x1c, 4, 0, 3))
 	t := &dmar.Table{
