@@ -49,8 +49,7 @@ func Capture(src Root, dst string) error {
 			continue
 		}
 		c.link(link, t)
-		dir := path.Join("sys/bus/pci", "devices", t) // the device's real directory
-		dir = path.Clean(path.Join(path.Dir(link), t))
+		dir := path.Clean(path.Join(path.Dir(link), t)) // the device's real directory
 		for _, f := range []string{"config", "numa_node", "vendor", "device", "class", "subsystem_vendor", "subsystem_device", "revision", "modalias", "irq", "resource"} {
 			c.file(dir + "/" + f)
 		}
