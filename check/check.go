@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"sync"
 
 	"github.com/dpdk-doctor/dpdk-doctor/cmdline"
 	"github.com/dpdk-doctor/dpdk-doctor/cpu"
@@ -65,23 +66,24 @@ type Facts struct {
 	Selected  []*pci.Device // the devices judged one by one
 	Explicit  bool          // Selected was named by the user (--device), not chosen by default
 
-	groupRegions map[int][]iommu.Region // reserved_regions, read once per group
+	groupRegions map[int]*groupRegions // reserved_regions, read once per group
+	rmrrCount    int
 }
 
-// regions returns IOMMU group g's reserved regions, reading each group's file once.
+type groupRegions struct {
+	once sync.Once
+	r    []iommu.Region
+}
+
+// regions returns IOMMU group g's reserved regions, reading each group's file once (and only
+// when a check asks), safely from several goroutines.
 func (f *Facts) regions(g int) []iommu.Region {
-	if g < 0 {
+	e := f.groupRegions[g]
+	if e == nil {
 		return nil
 	}
-	if r, ok := f.groupRegions[g]; ok {
-		return r
-	}
-	if f.groupRegions == nil {
-		f.groupRegions = map[int][]iommu.Region{}
-	}
-	r, _ := iommu.ReadRegions(f.Root, g)
-	f.groupRegions[g] = r
-	return r
+	e.once.Do(func() { e.r, _ = iommu.ReadRegions(f.Root, g) })
+	return e.r
 }
 
 // intended reports whether d is meant for DPDK: named by the user, or already bound to a DPDK
@@ -119,6 +121,9 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		f.DMARErr = err
 	}
+	if f.DMAR != nil {
+		f.rmrrCount = len(f.DMAR.RMRRs())
+	}
 	f.RMRR = dmar.Judge(f.DMAR, f.Devices, f.Cmdline.HasOption("intel_iommu", "relax_rmrr"))
 	log, src, err := r.KernelLog()
 	if err != nil {
@@ -140,6 +145,12 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 			if d.IsNetwork() || IsDPDKDriver(d.Driver) {
 				f.Selected = append(f.Selected, d)
 			}
+		}
+	}
+	f.groupRegions = map[int]*groupRegions{}
+	for _, d := range f.Selected {
+		if d.IOMMUGroup >= 0 && f.groupRegions[d.IOMMUGroup] == nil {
+			f.groupRegions[d.IOMMUGroup] = &groupRegions{}
 		}
 	}
 	return f, nil

@@ -2,7 +2,10 @@ package check
 
 import (
 	"fmt"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/dpdk-doctor/dpdk-doctor/dmar"
 	"github.com/dpdk-doctor/dpdk-doctor/iommu"
@@ -11,10 +14,29 @@ import (
 )
 
 func checkDevices(f *Facts) []Finding {
-	out := make([]Finding, 0, 4*len(f.Selected))
-	for _, d := range f.Selected {
-		out = append(out, deviceDriver(f, d), deviceGroup(f, d), deviceRMRR(f, d), devicePlace(f, d))
+	const per = 4
+	out := make([]Finding, per*len(f.Selected))
+	judge := func(i int) {
+		d := f.Selected[i]
+		out[per*i], out[per*i+1], out[per*i+2], out[per*i+3] = deviceDriver(f, d), deviceGroup(f, d), deviceRMRR(f, d), devicePlace(f, d)
 	}
+	// Devices are judged independently: spread large hosts over the CPUs.
+	workers := runtime.GOMAXPROCS(0)
+	if len(f.Selected) < 256 || workers < 2 {
+		for i := range f.Selected {
+			judge(i)
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(f.Selected); i += workers {
+				judge(i)
+			}
+		})
+	}
+	wg.Wait()
 	return out
 }
 
@@ -90,19 +112,25 @@ func deviceGroup(f *Facts, d *pci.Device) Finding {
 		}
 		return fd
 	}
-	g := fmt.Sprint(d.IOMMUGroup)
-	var others, blockers []string
+	g := strconv.Itoa(d.IOMMUGroup)
+	var others strings.Builder
+	var blockers []string
 	for _, m := range f.Devices.Group(d.IOMMUGroup) {
 		if m == d {
 			continue
 		}
-		desc := m.Address.String() + " (" + orNone(m.Driver) + ")"
-		others = append(others, desc)
+		if others.Len() > 0 {
+			others.WriteString(", ")
+		}
+		others.WriteString(m.Address.String())
+		others.WriteString(" (")
+		others.WriteString(orNone(m.Driver))
+		others.WriteString(")")
 		if !viableDriver(m.Driver) && !m.Config.IsBridge() {
 			blockers = append(blockers, m.Address.String()+" on "+m.Driver)
 		}
 	}
-	fd.Evidence = []Evidence{{File: f.Root.Path("sys/kernel/iommu_groups/" + g + "/devices/"), Value: "members besides it: " + orNone(strings.Join(others, ", "))}}
+	fd.Evidence = []Evidence{{File: f.Root.Path("sys/kernel/iommu_groups/" + g + "/devices/"), Value: "members besides it: " + orNone(others.String())}}
 	for _, e := range f.Events {
 		if e.Kind == kmsg.GroupNotViable && e.Device == d.Address.String() {
 			fd.Evidence = append(fd.Evidence, Evidence{File: f.LogSource, Value: e.Line.Text})
@@ -111,8 +139,8 @@ func deviceGroup(f *Facts, d *pci.Device) Finding {
 	if len(blockers) == 0 {
 		fd.Severity = OK
 		fd.Summary = "IOMMU group " + g + " is viable"
-		if len(others) > 0 {
-			fd.Summary += " (shared with " + strings.Join(others, ", ") + ")"
+		if others.Len() > 0 {
+			fd.Summary += " (shared with " + others.String() + ")"
 		}
 		return fd
 	}
@@ -251,7 +279,7 @@ func deviceRMRR(f *Facts, d *pci.Device) Finding {
 	case dmar.Clear:
 		fd.Severity, fd.Summary = OK, "no RMRR covers it"+disagree
 		if f.DMAR != nil {
-			fd.Evidence = append(fd.Evidence, Evidence{File: f.Root.Path(iommu.DMARTable), Value: fmt.Sprintf("%d RMRRs, none scoping it or a bridge above it", len(f.DMAR.RMRRs()))})
+			fd.Evidence = append(fd.Evidence, Evidence{File: f.Root.Path(iommu.DMARTable), Value: fmt.Sprintf("%d RMRRs, none scoping it or a bridge above it", f.rmrrCount)})
 		}
 	default:
 		fd.Severity, fd.Summary = OK, "no DMAR table to judge RMRRs by"

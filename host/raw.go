@@ -83,7 +83,8 @@ func (r Root) readlinkRaw(rel string) (string, error) {
 type OpenedDir struct {
 	r   Root
 	rel string
-	fd  int // -1 when reading through fs.FS
+	fd  int       // -1 when reading through fs.FS
+	buf [256]byte // scratch for readlinkat: a link target is short
 }
 
 // OpenDir opens the directory at rel (following symbolic links). Close it when done.
@@ -159,7 +160,7 @@ func (d *OpenedDir) LinkBase(name string) (string, error) {
 	if d.fd < 0 {
 		return d.r.LinkBase(d.rel + "/" + name)
 	}
-	buf := make([]byte, 256)
+	buf := d.buf[:]
 	for {
 		n, err := readlinkat(d.fd, name, buf)
 		if err == syscall.EINTR {
@@ -190,4 +191,44 @@ func (d *OpenedDir) Exists(name string) bool {
 	}
 	var st syscall.Stat_t
 	return fstatat(d.fd, name, &st) == nil
+}
+
+// ReadLink returns the target of the link name in the directory.
+func (d *OpenedDir) ReadLink(name string) (string, error) {
+	if d.fd < 0 {
+		return d.r.ReadLink(d.rel + "/" + name)
+	}
+	buf := d.buf[:]
+	for {
+		n, err := readlinkat(d.fd, name, buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", &fs.PathError{Op: "readlink", Path: d.r.Path(d.rel + "/" + name), Err: err}
+		}
+		if n < len(buf) {
+			return string(buf[:n]), nil
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}
+
+// OpenDir opens the directory name inside d (following a link), as Root.OpenDir does.
+func (d *OpenedDir) OpenDir(name string) (*OpenedDir, error) {
+	if d.fd < 0 {
+		return d.r.OpenDir(d.rel + "/" + name)
+	}
+	sub := &OpenedDir{r: d.r, rel: d.rel + "/" + name, fd: -1}
+	var err error
+	for {
+		sub.fd, err = syscall.Openat(d.fd, name, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC|oPath, 0)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: d.r.Path(sub.rel), Err: err}
+	}
+	return sub, nil
 }

@@ -87,6 +87,11 @@ func Read(r host.Root) (*Devices, error) {
 	if err != nil {
 		return nil, err
 	}
+	bus, err := r.OpenDir(devicesDir)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", r.Path(devicesDir), err)
+	}
+	defer bus.Close()
 	list := make([]*Device, len(ents))
 	errs := make([]error, len(ents))
 	// sysfs reads are system calls; spread them over the CPUs.
@@ -95,7 +100,7 @@ func Read(r host.Root) (*Devices, error) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(ents); i += workers {
-				list[i], errs[i] = readDevice(r, ents[i].Name())
+				list[i], errs[i] = readDevice(r, bus, ents[i].Name())
 			}
 		})
 	}
@@ -145,17 +150,17 @@ func less(a, b Address) bool {
 	return a.Function < b.Function
 }
 
-func readDevice(r host.Root, name string) (*Device, error) {
+func readDevice(r host.Root, bus *host.OpenedDir, name string) (*Device, error) {
 	addr, err := ParseAddress(name)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", r.Path(devicesDir), err)
 	}
 	link := devicesDir + "/" + name
 	d := &Device{Address: addr, IOMMUGroup: -1, NUMANode: -1, SysPath: link}
-	if t, err := r.ReadLink(link); err == nil {
+	if t, err := bus.ReadLink(name); err == nil {
 		d.SysPath = path.Join(path.Dir(link), t)
 	}
-	dir, err := r.OpenDir(d.SysPath)
+	dir, err := bus.OpenDir(name)
 	if err != nil {
 		return nil, fmt.Errorf("PCI device %s: %w", name, err)
 	}
