@@ -187,7 +187,7 @@ func Areas() []string {
 }
 
 // extraAreas are sections whose findings come from outside Run (the OVS section).
-var extraAreas []string
+var extraAreas = []string{"ovs"}
 
 // Run judges the facts and returns every finding, area by area.
 func Run(f *Facts) []Finding {

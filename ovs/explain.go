@@ -1,0 +1,217 @@
+package ovs
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/dpdk-doctor/dpdk-doctor/check"
+	"github.com/dpdk-doctor/dpdk-doctor/dmar"
+	"github.com/dpdk-doctor/dpdk-doctor/kmsg"
+	"github.com/dpdk-doctor/dpdk-doctor/pci"
+)
+
+// Explanation is an Interface error traced to its root cause on this host.
+type Explanation struct {
+	Raw    string   `json:"raw"`    // OVS's own text, always shown
+	Cause  string   `json:"cause"`  // the root cause, in a sentence
+	Detail string   `json:"detail"` // why, for a newcomer
+	Remedy []string `json:"remedy"`
+}
+
+var (
+	attachErr    = regexp.MustCompile(`Error attaching device '([^']*)' to DPDK(?::\s*(.*))?`)
+	inUseErr     = regexp.MustCompile(`(?:already in use by|which is already in use by) (?:interface )?'?([^'\s]+)'?`)
+	missingArgs  = regexp.MustCompile(`missing 'options:dpdk-devargs'|dpdk-devargs.*(?:missing|required)`)
+	noDPDK       = regexp.MustCompile(`could not open network device (\S+) \((Address family not supported by protocol|No such device)\)`)
+	ofprotoErr   = regexp.MustCompile(`could not add network device (\S+) to ofproto \(([^)]*)\)`)
+	pciAddrShape = regexp.MustCompile(`^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$`)
+)
+
+// Explain traces an Interface's error to its root cause, joining OVS's text with the host's
+// facts (nil facts gives OVS-side explanations only). An interface without an error gives nil.
+func Explain(st *State, b *Bridge, i *Interface, f *check.Facts) *Explanation {
+	if i.Error == "" {
+		return nil
+	}
+	e := &Explanation{Raw: i.Error}
+	switch m := attachErr.FindStringSubmatch(i.Error); {
+	case m != nil:
+		explainAttach(e, m[1], m[2], f)
+	case inUseErr.MatchString(i.Error):
+		other := inUseErr.FindStringSubmatch(i.Error)[1]
+		e.Cause = fmt.Sprintf("the device %q is already used by interface %s", i.Options["dpdk-devargs"], other)
+		e.Detail = "A DPDK port owns its device: two Interfaces cannot name the same dpdk-devargs."
+		e.Remedy = []string{fmt.Sprintf("ovs-vsctl del-port %s   # or give %s another device", other, i.Name)}
+	case missingArgs.MatchString(i.Error):
+		e.Cause = "the interface has no options:dpdk-devargs"
+		e.Detail = "Since OVS 2.7 a type=dpdk interface must say which device it uses (a PCI address such as 0000:03:00.0, or a vdev); the old dpdkN names are gone."
+		e.Remedy = []string{fmt.Sprintf("ovs-vsctl set Interface %s options:dpdk-devargs=0000:03:00.0   # your NIC's PCI address (dpdk-doctor devices)", i.Name)}
+	case noDPDK.MatchString(i.Error):
+		e.Cause = "DPDK is not initialized in ovs-vswitchd, so interfaces of type " + i.Type + " cannot exist"
+		if st != nil && st.DPDKInit != "true" && st.DPDKInit != "try" {
+			e.Cause = "DPDK is not enabled (other_config:dpdk-init is not true), so type " + i.Type + " is unknown to ovs-vswitchd"
+		} else if st != nil && !st.DPDKInitialized {
+			e.Cause = "DPDK was requested but failed to initialize (dpdk_initialized is false): see the ovs-vswitchd log for EAL errors (huge pages, cores)"
+		}
+		e.Detail = "The dpdk port types are registered only when ovs-vswitchd starts DPDK; without it the netdev layer answers \"Address family not supported\". Is ovs-vswitchd the DPDK build (ovs-vswitchd-dpdk)?"
+		e.Remedy = []string{"ovs-vsctl set Open_vSwitch . other_config:dpdk-init=true", "systemctl restart openvswitch-switch   # DPDK starts only when vswitchd starts",
+			"update-alternatives --set ovs-vswitchd /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk   # Debian/Ubuntu: use the DPDK build"}
+	case ofprotoErr.MatchString(i.Error):
+		m := ofprotoErr.FindStringSubmatch(i.Error)
+		e.Cause = fmt.Sprintf("the bridge could not take the device (%s)", m[2])
+		if b != nil && IsDPDK(i.Type) && b.DatapathType != "netdev" {
+			e.Cause = fmt.Sprintf("bridge %s uses the kernel datapath (datapath_type %q), which cannot hold DPDK ports", b.Name, b.DatapathType)
+			e.Remedy = []string{fmt.Sprintf("ovs-vsctl set Bridge %s datapath_type=netdev", b.Name)}
+		}
+		e.Detail = "ofproto refuses a port when the datapath cannot open it: a DPDK port needs a bridge with datapath_type=netdev."
+	default:
+		e.Cause = "OVS reports an error dpdk-doctor has no explanation for"
+		e.Detail = "The raw text is OVS's own; ovs-vswitchd's log (/var/log/openvswitch/ovs-vswitchd.log) has the lines around it."
+	}
+	return e
+}
+
+func explainAttach(e *Explanation, devargs, reason string, f *check.Facts) {
+	dev, _, _ := strings.Cut(devargs, ",")
+	if !pciAddrShape.MatchString(dev) {
+		e.Cause = fmt.Sprintf("DPDK could not create the virtual device %q", devargs)
+		e.Detail = "For a vdev (net_af_packet, net_tap, net_vhost...) the driver's own arguments are wrong or the interface it names does not exist; the ovs-vswitchd log has the EAL line."
+		if reason != "" {
+			e.Detail += " DPDK says: " + reason + "."
+		}
+		return
+	}
+	if f == nil {
+		e.Cause = "DPDK could not attach the PCI device " + dev + " (no host facts to say why)"
+		return
+	}
+	a, err := pci.ParseAddress(dev)
+	if err != nil {
+		e.Cause = err.Error()
+		return
+	}
+	d := f.Devices.Get(a)
+	var nics []string
+	for _, x := range f.Devices.List {
+		if x.IsNetwork() {
+			nics = append(nics, x.Address.String())
+		}
+	}
+	switch {
+	case d == nil:
+		e.Cause = fmt.Sprintf("there is no PCI device %s on this host", a)
+		e.Detail = "dpdk-devargs names a PCI address that does not exist here (a typo, a card moved to another slot, or a config copied from another machine). DPDK's EAL logs \"Cannot find device\"."
+		e.Remedy = []string{"dpdk-doctor devices   # the network devices here: " + orNone(strings.Join(nics, ", "))}
+	case f.RMRR[a].State == dmar.Locked || hasEvent(f, a, kmsg.RMRRIneligible, kmsg.RMRRIdentity):
+		v := f.RMRR[a]
+		e.Cause = fmt.Sprintf("%s is RMRR-locked", a)
+		for _, c := range v.Covers {
+			if !c.Relaxed {
+				e.Cause += fmt.Sprintf(" by the firmware's RMRR %#x-%#x (scope %s)", c.RMRR.Address, c.RMRR.End, c.Scope)
+				break
+			}
+		}
+		if d.Slot != "" {
+			e.Cause += ", physical slot " + d.Slot
+		}
+		e.Cause += ": the kernel refuses to give it to VFIO"
+		e.Detail = "The firmware reserves memory the device must always be able to reach (an RMRR); Linux 3.17+ will not put such a device in a VFIO domain (\"Device is ineligible for IOMMU domain attach due to platform RMRR requirement\"), so DPDK cannot attach it and OVS only reports \"Error attaching device\"."
+		if d.Slot != "" {
+			e.Remedy = []string{"dpdk-doctor fix rmrr " + a.String() + "   # HPE ProLiant: exclude slot " + d.Slot + " from RMRR with conrep, then reboot"}
+		}
+		e.Remedy = append(e.Remedy, "# or move the card to a slot no RMRR covers, or use an SR-IOV VF (see dpdk-doctor check)")
+	case d.Driver == "mlx5_core" || d.Driver == "mlx4_core":
+		e.Cause = fmt.Sprintf("%s is a Mellanox/NVIDIA NIC on %s, which DPDK drives through the kernel: the mlx PMD or rdma-core is missing", a, d.Driver)
+		e.Detail = "These NICs are not bound to vfio-pci; OVS's DPDK must be built with the mlx5 driver and rdma-core (libibverbs) installed."
+		e.Remedy = []string{"apt install rdma-core ibverbs-providers   # or your distribution's equivalent"}
+	case !check.IsDPDKDriver(d.Driver):
+		drv := d.Driver
+		if drv == "" {
+			drv = "no driver"
+		}
+		e.Cause = fmt.Sprintf("%s is on %s, not on vfio-pci", a, drv)
+		if len(d.Interfaces) > 0 {
+			e.Cause += " (kernel interface " + strings.Join(d.Interfaces, ", ") + ")"
+		}
+		e.Detail = "DPDK can only attach a device that a user-space driver owns; while a kernel driver has it, EAL skips it."
+		e.Remedy = bindCommands(d)
+	case d.IOMMUGroup < 0 && d.Driver == "vfio-pci" && !f.IOMMU.NoIOMMU:
+		e.Cause = fmt.Sprintf("%s has no IOMMU group: the IOMMU is off (%s)", a, iommuWhy(f))
+		e.Detail = "vfio-pci needs the IOMMU to hand the device to user space."
+		e.Remedy = []string{"dpdk-doctor check   # see iommu.firmware and iommu.kernel"}
+	case groupBlockers(f, d) != "":
+		e.Cause = fmt.Sprintf("%s's IOMMU group %d is not viable: %s", a, d.IOMMUGroup, groupBlockers(f, d))
+		e.Detail = "VFIO hands out whole groups: every other member must be on vfio-pci or no driver (DPDK logs \"VFIO group is not viable\")."
+		e.Remedy = []string{"dpdk-doctor check --device " + a.String() + "   # lists the members and the commands to bind them"}
+	case d.NUMANode >= 0 && freeOnNode(f, d.NUMANode) == 0:
+		e.Cause = fmt.Sprintf("NUMA node %d, where %s sits, has no free huge pages", d.NUMANode, a)
+		e.Detail = "DPDK allocates the port's memory on its own node."
+		e.Remedy = []string{fmt.Sprintf("echo 1024 > /sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages", d.NUMANode)}
+	default:
+		e.Cause = fmt.Sprintf("DPDK could not attach %s although the host looks ready for it (vfio-pci, viable group, no RMRR)", a)
+		e.Detail = "Look at the EAL lines in ovs-vswitchd's log; common causes are a DPDK build without the NIC's driver, or the device in use by another DPDK process."
+	}
+	if reason != "" {
+		e.Detail += " OVS adds: " + reason + "."
+	}
+}
+
+func hasEvent(f *check.Facts, a pci.Address, kinds ...kmsg.Kind) bool {
+	for _, e := range f.Events {
+		for _, k := range kinds {
+			if e.Kind == k && e.Device == a.String() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func groupBlockers(f *check.Facts, d *pci.Device) string {
+	var out []string
+	for _, m := range f.Devices.Group(d.IOMMUGroup) {
+		if m != d && !m.Config.IsBridge() && m.Driver != "" && m.Driver != "vfio-pci" && m.Driver != "pci-stub" && m.Driver != "pcieport" {
+			out = append(out, m.Address.String()+" on "+m.Driver)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func freeOnNode(f *check.Facts, node int) uint64 {
+	var free uint64
+	seen := false
+	for _, p := range f.Hugepages.Pools {
+		if p.Node == node {
+			seen = true
+			free += p.Free
+		}
+	}
+	if !seen {
+		return 1 // no per-node pools reported: do not blame huge pages
+	}
+	return free
+}
+
+func iommuWhy(f *check.Facts) string {
+	if f.IOMMU.FirmwareTable == "" {
+		return "off in firmware"
+	}
+	return "off in the kernel"
+}
+
+func bindCommands(d *pci.Device) []string {
+	a := d.Address.String()
+	var out []string
+	for _, i := range d.Interfaces {
+		out = append(out, "ip link set "+i+" down")
+	}
+	return append(out, "modprobe vfio-pci", "dpdk-devbind.py --bind=vfio-pci "+a)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}

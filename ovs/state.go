@@ -1,0 +1,189 @@
+package ovs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+
+	"github.com/dpdk-doctor/dpdk-doctor/host"
+)
+
+// State is the part of Open vSwitch's configuration and status that matters for DPDK: what
+// `ovs-vsctl show` prints, plus the DPDK settings of the Open_vSwitch row. It is also the form
+// in which a captured host tree carries OVS (SnapshotFile).
+type State struct {
+	OVSVersion      string            `json:"ovs_version"`
+	DPDKInit        string            `json:"dpdk_init"` // other_config:dpdk-init: "true", "try", "false" or ""
+	DPDKInitialized bool              `json:"dpdk_initialized"`
+	DPDKVersion     string            `json:"dpdk_version"`
+	OtherConfig     map[string]string `json:"other_config"`
+	Bridges         []Bridge          `json:"bridges"`
+}
+
+// Bridge is a bridge with its ports.
+type Bridge struct {
+	Name         string            `json:"name"`
+	DatapathType string            `json:"datapath_type"`
+	OtherConfig  map[string]string `json:"other_config,omitempty"`
+	Ports        []Port            `json:"ports"`
+	Mirrors      []Mirror          `json:"mirrors,omitempty"`
+}
+
+// Port is a port with its interfaces.
+type Port struct {
+	Name        string            `json:"name"`
+	Interfaces  []Interface       `json:"interfaces"`
+	ExternalIDs map[string]string `json:"external_ids,omitempty"`
+}
+
+// Interface is an interface's configuration and status.
+type Interface struct {
+	Name        string            `json:"name"`
+	Type        string            `json:"type"`
+	Options     map[string]string `json:"options,omitempty"`
+	Error       string            `json:"error,omitempty"`
+	OFPort      *int              `json:"ofport"` // nil until vswitchd has looked at it; -1 on failure
+	LinkState   string            `json:"link_state,omitempty"`
+	ExternalIDs map[string]string `json:"external_ids,omitempty"`
+}
+
+// Mirror is a mirror on a bridge.
+type Mirror struct {
+	Name        string            `json:"name"`
+	SelectAll   bool              `json:"select_all"`
+	OutputPort  string            `json:"output_port,omitempty"`
+	ExternalIDs map[string]string `json:"external_ids,omitempty"`
+}
+
+// IsDPDK reports whether an interface type is one of DPDK's.
+func IsDPDK(typ string) bool {
+	return typ == "dpdk" || typ == "dpdkvhostuser" || typ == "dpdkvhostuserclient"
+}
+
+// Read takes a snapshot of the database through c.
+func (c *Client) Read(ctx context.Context) (*State, error) {
+	roots, err := list[OpenvSwitch](ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if len(roots) == 0 {
+		return nil, fmt.Errorf("OVSDB %s: the Open_vSwitch table is empty (run ovs-vsctl init)", c.db)
+	}
+	bridges, err := list[BridgeRow](ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := list[PortRow](ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	ifaces, err := list[InterfaceRow](ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	mirrors, err := list[MirrorRow](ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return assemble(roots[0], bridges, ports, ifaces, mirrors), nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func assemble(root OpenvSwitch, bridges []BridgeRow, ports []PortRow, ifaces []InterfaceRow, mirrors []MirrorRow) *State {
+	st := &State{OVSVersion: deref(root.OVSVersion), DPDKInit: root.OtherConfig["dpdk-init"], DPDKInitialized: root.DPDKInitialized,
+		DPDKVersion: deref(root.DPDKVersion), OtherConfig: root.OtherConfig, Bridges: []Bridge{}}
+	portBy := map[string]PortRow{}
+	for _, p := range ports {
+		portBy[p.UUID] = p
+	}
+	ifBy := map[string]InterfaceRow{}
+	for _, i := range ifaces {
+		ifBy[i.UUID] = i
+	}
+	mirBy := map[string]MirrorRow{}
+	for _, m := range mirrors {
+		mirBy[m.UUID] = m
+	}
+	inRoot := map[string]bool{}
+	for _, b := range root.Bridges {
+		inRoot[b] = true
+	}
+	for _, b := range bridges {
+		if !inRoot[b.UUID] {
+			continue
+		}
+		br := Bridge{Name: b.Name, DatapathType: b.DatapathType, OtherConfig: b.OtherConfig, Ports: []Port{}}
+		for _, pu := range b.Ports {
+			p, ok := portBy[pu]
+			if !ok {
+				continue
+			}
+			port := Port{Name: p.Name, ExternalIDs: p.ExternalIDs, Interfaces: []Interface{}}
+			for _, iu := range p.Interfaces {
+				i, ok := ifBy[iu]
+				if !ok {
+					continue
+				}
+				port.Interfaces = append(port.Interfaces, Interface{Name: i.Name, Type: i.Type, Options: i.Options, Error: deref(i.Error),
+					OFPort: i.OFPort, LinkState: deref(i.LinkState), ExternalIDs: i.ExternalIDs})
+			}
+			sort.Slice(port.Interfaces, func(x, y int) bool { return port.Interfaces[x].Name < port.Interfaces[y].Name })
+			br.Ports = append(br.Ports, port)
+		}
+		sort.Slice(br.Ports, func(x, y int) bool { return br.Ports[x].Name < br.Ports[y].Name })
+		for _, mu := range b.Mirrors {
+			if m, ok := mirBy[mu]; ok {
+				out := ""
+				if m.OutputPort != nil {
+					out = portBy[*m.OutputPort].Name
+				}
+				br.Mirrors = append(br.Mirrors, Mirror{Name: m.Name, SelectAll: m.SelectAll, OutputPort: out, ExternalIDs: m.ExternalIDs})
+			}
+		}
+		st.Bridges = append(st.Bridges, br)
+	}
+	sort.Slice(st.Bridges, func(x, y int) bool { return st.Bridges[x].Name < st.Bridges[y].Name })
+	return st
+}
+
+// SnapshotFile is where a captured host tree keeps the OVS state.
+const SnapshotFile = "var/lib/dpdk-doctor/ovs-state.json"
+
+// ReadSnapshot reads the OVS state a captured tree carries. A tree without one gives nil and no
+// error: OVS was not running there.
+func ReadSnapshot(r host.Root) (*State, error) {
+	b, err := r.ReadFile(SnapshotFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Path(SnapshotFile), err)
+	}
+	return &st, nil
+}
+
+// Interfaces calls fn for every interface with its bridge and port.
+func (s *State) Interfaces(fn func(b *Bridge, p *Port, i *Interface)) {
+	for bi := range s.Bridges {
+		b := &s.Bridges[bi]
+		for pi := range b.Ports {
+			p := &b.Ports[pi]
+			for ii := range p.Interfaces {
+				fn(b, p, &p.Interfaces[ii])
+			}
+		}
+	}
+}
