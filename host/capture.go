@@ -25,6 +25,7 @@ var captured = []string{
 	"sys/class/dmi/id/sys_vendor", "sys/class/dmi/id/product_name", "sys/class/dmi/id/bios_vendor",
 	"sys/class/dmi/id/bios_version", "sys/class/dmi/id/bios_date",
 	"usr/share/misc/pci.ids", "usr/share/hwdata/pci.ids",
+	"var/lib/dpdk-doctor/ovs-state.json", // the OVS snapshot a captured tree carries
 }
 
 // Capture copies from src into the new directory dst every file dpdk-doctor reads, keeping

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 	"github.com/dpdk-doctor/dpdk-doctor/host"
 	"github.com/dpdk-doctor/dpdk-doctor/iommu"
+	"github.com/dpdk-doctor/dpdk-doctor/ovs"
 )
 
 func writeJSON(v any) error {
@@ -30,7 +32,7 @@ func init() {
 }
 
 func newCapture(g *globals) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "capture DIR",
 		Short: "Copy what dpdk-doctor reads from this host (or --root) into a new tree DIR, for --root elsewhere",
 		Args:  cobra.ExactArgs(1),
@@ -42,8 +44,26 @@ func newCapture(g *globals) *cobra.Command {
 			if err := host.Capture(r, args[0]); err != nil {
 				return inputErr(err)
 			}
+			if r.IsLive() {
+				// The live OVS, when one answers, goes into the tree as a snapshot.
+				f, err := check.Gather(r, check.Options{})
+				if err == nil {
+					if st, _, ok, err := ovsState(cmd.Context(), g, f); err == nil && ok {
+						b, _ := json.MarshalIndent(st, "", "  ")
+						p := filepath.Join(args[0], filepath.FromSlash(ovs.SnapshotFile))
+						if err := os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+							err = os.WriteFile(p, b, 0o644)
+						}
+						if err != nil {
+							return inputErr(err)
+						}
+					}
+				}
+			}
 			fmt.Fprintf(os.Stderr, "captured %s into %s; read it with: dpdk-doctor check --root %s\n", r, args[0], args[0])
 			return nil
 		},
 	}
+	addDBFlags(cmd)
+	return cmd
 }

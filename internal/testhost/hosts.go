@@ -229,7 +229,35 @@ func dl360eHost(excluded []string, twoCards bool) *Host {
 		}
 	}
 	h.KernelLog = dl360eLog(h, slot2InRMRR)
+	h.Extra = map[string]string{ovsSnapshot: seedOVS(slot2InRMRR)}
 	return h
+}
+
+// ovsSnapshot is where a tree keeps Open vSwitch's state (ovs.SnapshotFile).
+const ovsSnapshot = "var/lib/dpdk-doctor/ovs-state.json"
+
+// seedOVS is the seed's `ovs-vsctl show` (OVS 2.9.0 on Ubuntu 16.04) as a snapshot: dpdk-p0 on
+// 0000:03:00.0 fails to attach while slot 2 is in the RMRR, and works after the conrep fix.
+func seedOVS(failing bool) string {
+	dpdk := `{"name": "dpdk-p0", "type": "dpdk", "options": {"dpdk-devargs": "0000:03:00.0"}, "ofport": 2, "link_state": "up"}`
+	if failing {
+		dpdk = `{"name": "dpdk-p0", "type": "dpdk", "options": {"dpdk-devargs": "0000:03:00.0"}, "error": "Error attaching device '0000:03:00.0' to DPDK", "ofport": -1}`
+	}
+	return `{
+  "ovs_version": "2.9.0",
+  "dpdk_init": "true",
+  "dpdk_initialized": true,
+  "dpdk_version": "DPDK 17.11.3",
+  "other_config": {"dpdk-init": "true", "dpdk-socket-mem": "1024,1024", "pmd-cpu-mask": "0x6"},
+  "bridges": [
+    {"name": "br-provider", "datapath_type": "netdev", "ports": [
+      {"name": "br-provider", "interfaces": [{"name": "br-provider", "type": "internal", "ofport": 65534}]},
+      {"name": "dpdk-p0", "interfaces": [` + dpdk + `]},
+      {"name": "phy-br-provider", "interfaces": [{"name": "phy-br-provider", "type": "patch", "options": {"peer": "int-br-provider"}, "ofport": 1}]}
+    ]}
+  ]
+}
+`
 }
 
 func dl360eDMAR(scoped map[uint8][]uint8) *dmar.Table {
