@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -57,7 +58,13 @@ func Dial(ctx context.Context, db string, t TLS) (*Client, error) {
 	if err := c.Connect(ctx); err != nil {
 		return nil, fmt.Errorf("cannot reach OVSDB at %s: %w (is ovsdb-server running? see --db)", db, err)
 	}
-	if _, err := c.MonitorAll(ctx); err != nil {
+	// Monitor exactly the models' columns: libovsdb's MonitorAll asks for every column, then
+	// drops whole updates that touch a column a small model lacks (Interface's ifindex).
+	var tables []client.MonitorOption
+	for _, m := range []model.Model{&OpenvSwitch{}, &BridgeRow{}, &PortRow{}, &InterfaceRow{}, &MirrorRow{}} {
+		tables = append(tables, client.WithTable(m, columns(m)...))
+	}
+	if _, err := c.Monitor(ctx, c.NewMonitor(tables...)); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("OVSDB %s: monitoring the tables: %w", db, err)
 	}
@@ -146,4 +153,14 @@ func (c *Client) WaitFor(ctx context.Context, cond func() (bool, error)) error {
 	}
 }
 
-var _ model.Model = &InterfaceRow{}
+// columns returns pointers to every field of a model but _uuid, as libovsdb's WithTable takes.
+func columns(m model.Model) []any {
+	v := reflect.ValueOf(m).Elem()
+	var out []any
+	for i := 0; i < v.NumField(); i++ {
+		if tag := v.Type().Field(i).Tag.Get("ovsdb"); tag != "" && tag != "_uuid" {
+			out = append(out, v.Field(i).Addr().Interface())
+		}
+	}
+	return out
+}

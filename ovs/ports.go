@@ -84,10 +84,15 @@ func (c *Client) AddPort(ctx context.Context, bridge, port, typ string, options,
 	}
 	iface := &InterfaceRow{UUID: "newiface", Name: port, Type: typ, Options: options, ExternalIDs: externalIDs}
 	p := &PortRow{UUID: "newport", Name: port, Interfaces: []string{iface.UUID}, ExternalIDs: externalIDs}
-	ops, err := c.c.Create(iface, p)
+	ops, err := c.c.Create(iface)
 	if err != nil {
 		return err
 	}
+	portOps, err := c.c.Create(p)
+	if err != nil {
+		return err
+	}
+	ops = append(ops, portOps...)
 	mut, err := c.c.Where(br).Mutate(br, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationInsert, Value: []string{p.UUID}})
 	if err != nil {
 		return err

@@ -30,6 +30,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	code := m.Run()
+	stopOVS()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/ovstest"
+)
+
+// ovsInstance is the one real OVS-DPDK the tests of this package share (the machine has room
+// for one); TestMain stops it.
+var ovsInstance *ovstest.Instance
+
+func realOVS(t *testing.T) *ovstest.Instance {
+	t.Helper()
+	if ovsInstance == nil {
+		in, err := ovstest.Start(ovstest.Options{Switch: true})
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("CI=true: the real OVS-DPDK must run: %v", err)
+			}
+			t.Skipf("no real OVS-DPDK here (under CI it must run): %v", err)
+		}
+		ovsInstance = in
+	}
+	return ovsInstance
+}
+
+func stopOVS() {
+	if ovsInstance != nil {
+		ovsInstance.Stop()
+		ovsInstance = nil
+	}
+}
+
+// bridge makes a fresh user-space bridge and removes it when the test ends.
+func bridge(t *testing.T, in *ovstest.Instance, name string) {
+	t.Helper()
+	if _, err := in.Vsctl("--may-exist", "add-br", name, "--", "set", "bridge", name, "datapath_type=netdev"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		in.Vsctl("--if-exists", "del-br", name)
+		exec.Command("ip", "link", "delete", name).Run()
+	})
+}
+
+// vethPair makes a veth pair with IPv6 off, removed when the test ends.
+func vethPair(t *testing.T, a, b string) {
+	t.Helper()
+	exec.Command("ip", "link", "delete", a).Run()
+	if out, err := exec.Command("ip", "link", "add", a, "type", "veth", "peer", "name", b).CombinedOutput(); err != nil {
+		t.Fatalf("ip link add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "delete", a).Run() })
+	for _, n := range []string{a, b} {
+		os.WriteFile("/proc/sys/net/ipv6/conf/"+n+"/disable_ipv6", []byte("1"), 0o644)
+		exec.Command("ip", "link", "set", n, "up").Run()
+	}
+}
+
+type showJSON struct {
+	Bridges []struct {
+		Name  string `json:"name"`
+		Ports []struct {
+			Name       string `json:"name"`
+			Interfaces []struct {
+				Name        string            `json:"name"`
+				Type        string            `json:"type"`
+				Options     map[string]string `json:"options"`
+				Error       string            `json:"error"`
+				OFPort      *int              `json:"ofport"`
+				Explanation *struct {
+					Raw, Cause string
+					Remedy     []string
+				} `json:"explanation"`
+			} `json:"interfaces"`
+		} `json:"ports"`
+	} `json:"bridges"`
+}
+
+func ovsShow(t *testing.T, args ...string) showJSON {
+	t.Helper()
+	out, stderr, code := runBin(t, append([]string{"ovs", "show", "--json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("ovs show: exit %d: %s", code, stderr)
+	}
+	var s showJSON
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestOVSSeedFailure reproduces the seed on the real OVS-DPDK: ovs-vsctl adds a dpdk port for
+// 0000:03:00.0, OVS answers "Error attaching device", and dpdk-doctor explains it: here there
+// is no such device; with the seed's host tree as the facts, the RMRR lock in slot 2.
+func TestOVSSeedFailure(t *testing.T) {
+	in := realOVS(t)
+	bridge(t, in, "br-provider")
+	// OVS 3.1's ovs-vsctl prints the seed's error but exits 0: the port stays, with the error.
+	out, _ := in.Vsctl("add-port", "br-provider", "dpdk-p0", "--", "set", "Interface", "dpdk-p0", "type=dpdk", "options:dpdk-devargs=0000:03:00.0")
+	if !strings.Contains(out, "Error attaching device '0000:03:00.0' to DPDK") {
+		t.Fatalf("ovs-vsctl should report the seed's error: %s", out)
+	}
+	find := func(s showJSON) (string, string) {
+		for _, b := range s.Bridges {
+			for _, p := range b.Ports {
+				for _, i := range p.Interfaces {
+					if i.Name == "dpdk-p0" && i.Explanation != nil {
+						return i.Explanation.Raw, i.Explanation.Cause
+					}
+				}
+			}
+		}
+		return "", ""
+	}
+	raw, cause := find(ovsShow(t, "--db", in.DB))
+	if raw != "Error attaching device '0000:03:00.0' to DPDK" || !strings.Contains(cause, "no PCI device 0000:03:00.0") {
+		t.Errorf("live: raw %q cause %q", raw, cause)
+	}
+	raw, cause = find(ovsShow(t, "--db", in.DB, "--root", tree("dl360e-gen8")))
+	if raw == "" || !strings.Contains(cause, "RMRR-locked") || !strings.Contains(cause, "physical slot 2") {
+		t.Errorf("with the seed's host: raw %q cause %q", raw, cause)
+	}
+	out, _, code := runBin(t, "check", "--db", in.DB, "--root", tree("dl360e-gen8"), "--json")
+	if code != 1 || !strings.Contains(out, `"ovs.interface"`) || !strings.Contains(out, "RMRR-locked") {
+		t.Errorf("check with OVS: exit %d", code)
+	}
+	in.Vsctl("del-port", "br-provider", "dpdk-p0")
+}
+
+// TestOVSWorkingPort adds a DPDK port on the af_packet driver over a veth with dpdk-doctor's
+// add-port; it works, and check says so.
+func TestOVSWorkingPort(t *testing.T) {
+	in := realOVS(t)
+	bridge(t, in, "br-work")
+	vethPair(t, "ddtw0", "ddtw1")
+	start := time.Now()
+	out, stderr, code := runBin(t, "ovs", "add-port", "br-work", "dpdk-w0", "--devargs", "net_af_packet0,iface=ddtw0", "--db", in.DB)
+	if code != 0 || !strings.Contains(out, "working") {
+		t.Fatalf("add-port: exit %d %s %s\n%s", code, out, stderr, in.Log())
+	}
+	t.Logf("add-port of a working af_packet port: %v", time.Since(start))
+	s := ovsShow(t, "--db", in.DB)
+	for _, b := range s.Bridges {
+		for _, p := range b.Ports {
+			for _, i := range p.Interfaces {
+				if i.Name == "dpdk-w0" && (i.Error != "" || i.OFPort == nil || *i.OFPort <= 0) {
+					t.Errorf("dpdk-w0: error %q ofport %v", i.Error, i.OFPort)
+				}
+			}
+		}
+	}
+	out, _, _ = runBin(t, "check", "--db", in.DB, "--json")
+	if !strings.Contains(out, "dpdk-w0 on bridge br-work works") {
+		t.Error("check should say dpdk-w0 works")
+	}
+	if out, _, code := runBin(t, "ovs", "del-port", "br-work", "dpdk-w0", "--db", in.DB); code != 0 {
+		t.Errorf("del-port: %d %s", code, out)
+	}
+	if ports, _ := in.Vsctl("list-ports", "br-work"); strings.Contains(ports, "dpdk-w0") {
+		t.Error("del-port left the port")
+	}
+}
+
+// TestOVSShowAgreesWithVsctl compares `ovs show --json` with ovs-vsctl's own view of bridges,
+// ports, interface types, options and errors.
+func TestOVSShowAgreesWithVsctl(t *testing.T) {
+	in := realOVS(t)
+	bridge(t, in, "br-cmp")
+	vethPair(t, "ddtc0", "ddtc1")
+	in.Vsctl("add-port", "br-cmp", "dpdk-bad", "--", "set", "Interface", "dpdk-bad", "type=dpdk", "options:dpdk-devargs=0000:04:00.1")
+	in.Vsctl("add-port", "br-cmp", "dpdk-ok", "--", "set", "Interface", "dpdk-ok", "type=dpdk", "options:dpdk-devargs=net_af_packet1,iface=ddtc0")
+	in.Vsctl("add-port", "br-cmp", "patch-a", "--", "set", "Interface", "patch-a", "type=patch", "options:peer=patch-b")
+	ours := map[string]string{}
+	for _, b := range ovsShow(t, "--db", in.DB).Bridges {
+		for _, p := range b.Ports {
+			for _, i := range p.Interfaces {
+				opts := []string{}
+				for k, v := range i.Options {
+					opts = append(opts, k+"="+v)
+				}
+				sort.Strings(opts)
+				ours[i.Name] = fmt.Sprintf("bridge=%s port=%s type=%s options=%v error=%q", b.Name, p.Name, i.Type, opts, i.Error)
+			}
+		}
+	}
+	theirs := map[string]string{}
+	brs, _ := in.Vsctl("list-br")
+	for _, b := range strings.Fields(brs) {
+		ports, _ := in.Vsctl("list-ports", b)
+		for _, p := range append(strings.Fields(ports), b) {
+			ifaces, _ := in.Vsctl("list-ifaces", b)
+			_ = ifaces
+			raw, err := in.Vsctl("--format=json", "--columns=name,type,options,error", "list", "Interface", p)
+			if err != nil {
+				continue
+			}
+			var doc struct{ Data [][]any }
+			json.Unmarshal([]byte(raw), &doc)
+			if len(doc.Data) != 1 {
+				continue
+			}
+			row := doc.Data[0]
+			opts := []string{}
+			if m, ok := row[2].([]any); ok && len(m) == 2 {
+				for _, kv := range m[1].([]any) {
+					pair := kv.([]any)
+					opts = append(opts, fmt.Sprint(pair[0])+"="+fmt.Sprint(pair[1]))
+				}
+			}
+			sort.Strings(opts)
+			errText := ""
+			if s, ok := row[3].(string); ok {
+				errText = s
+			}
+			theirs[row[0].(string)] = fmt.Sprintf("bridge=%s port=%s type=%s options=%v error=%q", b, p, row[1], opts, errText)
+		}
+	}
+	if len(theirs) < 4 {
+		t.Fatalf("ovs-vsctl shows too little: %v", theirs)
+	}
+	for name, want := range theirs {
+		if ours[name] != want {
+			t.Errorf("%s:\n ours   %s\n vsctl  %s", name, ours[name], want)
+		}
+	}
+	if len(ours) != len(theirs) {
+		t.Errorf("we list %d interfaces, ovs-vsctl %d", len(ours), len(theirs))
+	}
+}
+
+// TestOVSAddPortPreflight: a device that cannot work is refused with the diagnosis; --force
+// adds it and reports OVS's own error, explained.
+func TestOVSAddPortPreflight(t *testing.T) {
+	in := realOVS(t)
+	bridge(t, in, "br-pre")
+	out, stderr, code := runBin(t, "ovs", "add-port", "br-pre", "dpdk-p9", "--devargs", "0000:03:00.0", "--db", in.DB)
+	if code != 1 || !strings.Contains(stderr, "preflight") || !strings.Contains(stderr, "no PCI device 0000:03:00.0") {
+		t.Errorf("preflight: exit %d %s %s", code, out, stderr)
+	}
+	if ports, _ := in.Vsctl("list-ports", "br-pre"); strings.Contains(ports, "dpdk-p9") {
+		t.Error("a refused port must not be added")
+	}
+	start := time.Now()
+	out, stderr, code = runBin(t, "ovs", "add-port", "br-pre", "dpdk-p9", "--devargs", "0000:03:00.0", "--db", in.DB, "--force")
+	took := time.Since(start)
+	if code != 1 || !strings.Contains(out, "Error attaching device '0000:03:00.0' to DPDK") || !strings.Contains(out, "cause: there is no PCI device") {
+		t.Errorf("--force: exit %d %s %s", code, out, stderr)
+	}
+	t.Logf("add-port --force to an explained failure: %v", took)
+	if took > 3*time.Second {
+		t.Errorf("add-port took %v", took)
+	}
+	for _, bad := range [][]string{{"ovs", "add-port", "br pre", "x", "--devargs", "0000:03:00.0"}, {"ovs", "add-port", "br-pre", "x", "--devargs", "a b"}} {
+		if _, _, code := runBin(t, append(bad, "--db", in.DB)...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", bad, code)
+		}
+	}
+}
+
+// TestOVSUnreachable: no server, or a server that goes away while add-port waits, gives a
+// clear error quickly, not a hang.
+func TestOVSUnreachable(t *testing.T) {
+	start := time.Now()
+	_, stderr, code := runBin(t, "ovs", "show", "--db", "unix:/nonexistent/db.sock")
+	if code != 1 || !strings.Contains(stderr, "cannot reach OVSDB at unix:/nonexistent/db.sock") || time.Since(start) > 5*time.Second {
+		t.Errorf("unreachable: exit %d after %v: %s", code, time.Since(start), stderr)
+	}
+	if _, stderr, code := runBin(t, "ovs", "show", "--db", "http://x"); code != 1 || !strings.Contains(stderr, "want unix:PATH") {
+		t.Errorf("bad endpoint: exit %d %s", code, stderr)
+	}
+	// A database without a switch: add-port waits for an ofport that never comes; the server dies.
+	db, err := ovstest.Start(ovstest.Options{Switch: false})
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	defer db.Stop()
+	db.Vsctl("--no-wait", "add-br", "br-gone")
+	cmd := exec.Command(binary, "ovs", "add-port", "br-gone", "p0", "--devargs", "net_af_packet5,iface=lo", "--force", "--timeout", "60s", "--db", db.DB)
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	pid, _ := os.ReadFile(db.Dir + "/ovsdb-server.pid")
+	var p int
+	fmt.Sscan(string(pid), &p)
+	syscall.Kill(p, syscall.SIGKILL)
+	killed := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		if !strings.Contains(errb.String(), "went away") {
+			t.Errorf("want a clear error, got %q", errb.String())
+		}
+		t.Logf("add-port noticed the server was gone after %v", time.Since(killed))
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("add-port hangs after the server went away")
+	}
+}
