@@ -51,11 +51,12 @@ func newCapture(g *globals) *cobra.Command {
 					if st, _, ok, err := ovsState(cmd.Context(), g, f); err == nil && ok {
 						b, _ := json.MarshalIndent(st, "", "  ")
 						p := filepath.Join(args[0], filepath.FromSlash(ovs.SnapshotFile))
-						if err := os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
-							err = os.WriteFile(p, b, 0o644)
+						werr := os.MkdirAll(filepath.Dir(p), 0o755)
+						if werr == nil {
+							werr = os.WriteFile(p, b, 0o644)
 						}
-						if err != nil {
-							return inputErr(err)
+						if werr != nil {
+							return inputErr(fmt.Errorf("writing the OVS snapshot: %w", werr))
 						}
 					}
 				}

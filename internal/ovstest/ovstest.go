@@ -236,7 +236,7 @@ func ensureInstalled() error {
 		}
 	}
 	if os.Geteuid() != 0 {
-		return errors.New("Open vSwitch with DPDK is not installed, and installing it needs root (apt-get install openvswitch-switch-dpdk)")
+		return errors.New("open vSwitch with DPDK is not installed, and installing it needs root (apt-get install openvswitch-switch-dpdk)")
 	}
 	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "--no-install-recommends", "openvswitch-switch-dpdk"}} {
