@@ -1,0 +1,241 @@
+package capture
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/net/bpf"
+)
+
+// snapLen is what an accepting program returns: the whole frame.
+const snapLen = 262144
+
+// Compile turns the filter into a classic BPF program for an AF_PACKET socket. With metadata,
+// VLAN tests read the tag the kernel moved to metadata (SKF_AD_VLAN_TAG*) before looking for an
+// in-band one, as libpcap does on Linux; without it (for frames read from a pcap file, and for
+// x/net/bpf's VM, which has no extensions) only in-band tags are seen.
+func (f *Filter) Compile(metadata bool) ([]bpf.Instruction, error) {
+	g := &gen{meta: metadata}
+	accept, reject := g.label(), g.label()
+	if needsShift(f.root) {
+		g.shiftPrologue()
+	}
+	g.node(f.root, accept, reject)
+	g.mark(accept)
+	g.emit(bpf.RetConstant{Val: snapLen})
+	g.mark(reject)
+	g.emit(bpf.RetConstant{Val: 0})
+	return g.resolve()
+}
+
+// Raw assembles the program for setsockopt(SO_ATTACH_FILTER).
+func Raw(prog []bpf.Instruction) ([]bpf.RawInstruction, error) { return bpf.Assemble(prog) }
+
+func needsShift(n node) bool {
+	switch n := n.(type) {
+	case andNode:
+		return needsShift(n.a) || needsShift(n.b)
+	case orNode:
+		return needsShift(n.a) || needsShift(n.b)
+	case notNode:
+		return needsShift(n.a)
+	case protoNode:
+		return n.afterVLAN
+	case stpNode:
+		return n.afterVLAN
+	}
+	return false
+}
+
+// An op is an instruction whose conditional or unconditional jump targets are labels until
+// resolve turns them into skips.
+type op struct {
+	ins      bpf.Instruction
+	jt, jf   int // labels for JumpIf (jf may be -1: fall through)
+	ja       int // label for Jump
+	isLabel  bool
+	labelID  int
+	hasJumps bool
+}
+
+type gen struct {
+	meta   bool
+	ops    []op
+	labels int
+}
+
+func (g *gen) label() int             { g.labels++; return g.labels }
+func (g *gen) mark(l int)             { g.ops = append(g.ops, op{isLabel: true, labelID: l}) }
+func (g *gen) emit(i bpf.Instruction) { g.ops = append(g.ops, op{ins: i, jt: -1, jf: -1, ja: -1}) }
+func (g *gen) jeq(v uint32, t, f int) {
+	g.ops = append(g.ops, op{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: v}, jt: t, jf: f, ja: -1, hasJumps: true})
+}
+func (g *gen) jgt(v uint32, t, f int) {
+	g.ops = append(g.ops, op{ins: bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: v}, jt: t, jf: f, ja: -1, hasJumps: true})
+}
+func (g *gen) jump(l int) {
+	g.ops = append(g.ops, op{ins: bpf.Jump{}, jt: -1, jf: -1, ja: l, hasJumps: true})
+}
+
+// shiftPrologue sets X to 4 for a frame with an in-band VLAN tag (and none in metadata), else
+// to 0: link-layer tests after a vlan keyword load relative to X.
+func (g *gen) shiftPrologue() {
+	zero, four, done, inband := g.label(), g.label(), g.label(), g.label()
+	if g.meta {
+		g.emit(bpf.LoadExtension{Num: bpf.ExtVLANTagPresent})
+		g.jeq(1, zero, inband)
+	}
+	g.mark(inband)
+	g.emit(bpf.LoadAbsolute{Off: 12, Size: 2})
+	g.jeq(0x8100, four, -1)
+	g.jeq(0x88a8, four, zero)
+	g.mark(four)
+	g.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: 4})
+	g.jump(done)
+	g.mark(zero)
+	g.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: 0})
+	g.mark(done)
+}
+
+func (g *gen) load16(off uint32, shifted bool) {
+	if shifted {
+		g.emit(bpf.LoadIndirect{Off: off, Size: 2})
+	} else {
+		g.emit(bpf.LoadAbsolute{Off: off, Size: 2})
+	}
+}
+
+// node emits code that jumps to t when n matches and to f when it does not.
+func (g *gen) node(n node, t, f int) {
+	switch n := n.(type) {
+	case allNode:
+		g.jump(t)
+	case andNode:
+		mid := g.label()
+		g.node(n.a, mid, f)
+		g.mark(mid)
+		g.node(n.b, t, f)
+	case orNode:
+		mid := g.label()
+		g.node(n.a, t, mid)
+		g.mark(mid)
+		g.node(n.b, t, f)
+	case notNode:
+		g.node(n.a, f, t)
+	case vlanNode:
+		inband := g.label()
+		if g.meta {
+			meta := g.label()
+			g.emit(bpf.LoadExtension{Num: bpf.ExtVLANTagPresent})
+			g.jeq(1, meta, inband)
+			g.mark(meta)
+			if n.id < 0 {
+				g.jump(t)
+			} else {
+				g.emit(bpf.LoadExtension{Num: bpf.ExtVLANTag})
+				g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xfff})
+				g.jeq(uint32(n.id), t, f)
+			}
+		}
+		g.mark(inband)
+		tag := g.label()
+		g.emit(bpf.LoadAbsolute{Off: 12, Size: 2})
+		g.jeq(0x8100, tag, -1)
+		g.jeq(0x88a8, tag, f)
+		g.mark(tag)
+		if n.id < 0 {
+			g.jump(t)
+		} else {
+			g.emit(bpf.LoadAbsolute{Off: 14, Size: 2})
+			g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xfff})
+			g.jeq(uint32(n.id), t, f)
+		}
+	case protoNode:
+		g.load16(12, n.afterVLAN)
+		g.jeq(uint32(n.proto), t, f)
+	case stpNode:
+		llc := g.label()
+		g.load16(12, n.afterVLAN)
+		g.jgt(1500, f, llc)
+		g.mark(llc)
+		if n.afterVLAN {
+			g.emit(bpf.LoadIndirect{Off: 14, Size: 1})
+		} else {
+			g.emit(bpf.LoadAbsolute{Off: 14, Size: 1})
+		}
+		g.jeq(0x42, t, f)
+	case macNode:
+		hi, lo := uint32(binary.BigEndian.Uint16(n.mac[0:2])), binary.BigEndian.Uint32(n.mac[2:6])
+		test := func(off uint32, yes, no int) {
+			mid := g.label()
+			g.emit(bpf.LoadAbsolute{Off: off + 2, Size: 4})
+			g.jeq(lo, mid, no)
+			g.mark(mid)
+			g.emit(bpf.LoadAbsolute{Off: off, Size: 2})
+			g.jeq(hi, yes, no)
+		}
+		switch {
+		case n.src && n.dst:
+			other := g.label()
+			test(0, t, other)
+			g.mark(other)
+			test(6, t, f)
+		case n.dst:
+			test(0, t, f)
+		default:
+			test(6, t, f)
+		}
+	}
+}
+
+// resolve removes labels and turns jump targets into relative skips.
+func (g *gen) resolve() ([]bpf.Instruction, error) {
+	pos := map[int]int{}
+	n := 0
+	for _, o := range g.ops {
+		if o.isLabel {
+			pos[o.labelID] = n
+		} else {
+			n++
+		}
+	}
+	var out []bpf.Instruction
+	for _, o := range g.ops {
+		if o.isLabel {
+			continue
+		}
+		here := len(out)
+		skip := func(l int) (uint8, error) {
+			if l < 0 {
+				return 0, nil
+			}
+			d := pos[l] - here - 1
+			if d < 0 || d > 255 {
+				return 0, fmt.Errorf("filter too large for classic BPF jumps")
+			}
+			return uint8(d), nil
+		}
+		switch i := o.ins.(type) {
+		case bpf.JumpIf:
+			var err1, err2 error
+			i.SkipTrue, err1 = skip(o.jt)
+			i.SkipFalse, err2 = skip(o.jf)
+			if err1 != nil || err2 != nil {
+				return nil, fmt.Errorf("filter too large for classic BPF jumps")
+			}
+			out = append(out, i)
+		case bpf.Jump:
+			d := pos[o.ja] - here - 1
+			if d < 0 {
+				return nil, fmt.Errorf("filter compiler: backward jump")
+			}
+			out = append(out, bpf.Jump{Skip: uint32(d)})
+		default:
+			out = append(out, o.ins)
+		}
+	}
+	if len(out) > 4096 {
+		return nil, fmt.Errorf("filter compiles to %d instructions, more than the kernel takes (4096)", len(out))
+	}
+	return out, nil
+}

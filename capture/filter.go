@@ -1,0 +1,314 @@
+// Package capture reads Ethernet frames from a Linux interface through an AF_PACKET TPACKET_V3
+// ring, with a filter compiled to classic BPF and attached to the socket, puts back the VLAN
+// tags the kernel moved to metadata, decodes frames into tcpdump -ne style lines, and writes
+// pcap files.
+package capture
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Filter is a parsed capture filter. The language is the part of tcpdump's that readers of the
+// seed type: stp, vlan [N], ether host|src|dst MAC, ether proto N|arp|ip|ip6, arp, ip, ip6,
+// lldp, joined with and, or, not and parentheses (&&, || and ! too).
+type Filter struct {
+	Text string
+	root node
+}
+
+type node interface{}
+
+type (
+	andNode struct{ a, b node }
+	orNode  struct{ a, b node }
+	notNode struct{ a node }
+	// vlanNode matches a frame with an 802.1Q/802.1ad tag, with that VID when id >= 0.
+	vlanNode struct{ id int }
+	// protoNode matches the ethertype. After a vlan keyword (as in tcpdump) it looks inside
+	// an in-band tag: 4 bytes further in.
+	protoNode struct {
+		proto     uint16
+		afterVLAN bool
+	}
+	// stpNode matches IEEE 802.1D BPDUs: an 802.3 length field and LLC DSAP 0x42.
+	stpNode struct{ afterVLAN bool }
+	// macNode matches a MAC address in the source (src), destination (dst) or either.
+	macNode struct {
+		mac      net.HardwareAddr
+		src, dst bool
+	}
+	allNode struct{}
+)
+
+// ParseFilter parses a filter expression. "" matches everything. An expression outside the
+// language is an error that says where and what is supported.
+func ParseFilter(s string) (*Filter, error) {
+	p := &parser{text: s, toks: tokenize(s)}
+	if len(p.toks) == 0 {
+		return &Filter{Text: s, root: allNode{}}, nil
+	}
+	n, err := p.or()
+	if err == nil && p.i < len(p.toks) {
+		err = p.errf("unexpected %q", p.toks[p.i])
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Filter{Text: s, root: n}, nil
+}
+
+const supported = "supported: stp, vlan [N], ether host|src|dst MAC, ether proto N|arp|ip|ip6, arp, ip, ip6, lldp, and, or, not, ( )"
+
+type parser struct {
+	text     string
+	toks     []string
+	i        int
+	seenVLAN bool // a vlan keyword came earlier: later link-layer tests look past its tag
+}
+
+func tokenize(s string) []string {
+	var out []string
+	cur := ""
+	flush := func() {
+		if cur != "" {
+			out = append(out, cur)
+			cur = ""
+		}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '(' || c == ')' || c == '!':
+			flush()
+			out = append(out, string(c))
+		case c == '&' && i+1 < len(s) && s[i+1] == '&':
+			flush()
+			out = append(out, "and")
+			i++
+		case c == '|' && i+1 < len(s) && s[i+1] == '|':
+			flush()
+			out = append(out, "or")
+			i++
+		case unicode.IsSpace(rune(c)):
+			flush()
+		default:
+			cur += string(c)
+		}
+	}
+	flush()
+	return out
+}
+
+func (p *parser) errf(format string, a ...any) error {
+	return fmt.Errorf("filter %q: %s (%s)", p.text, fmt.Sprintf(format, a...), supported)
+}
+
+func (p *parser) peek() string {
+	if p.i < len(p.toks) {
+		return p.toks[p.i]
+	}
+	return ""
+}
+
+func (p *parser) next() string {
+	t := p.peek()
+	p.i++
+	return t
+}
+
+func (p *parser) or() (node, error) {
+	a, err := p.and()
+	for err == nil && p.peek() == "or" {
+		p.next()
+		var b node
+		if b, err = p.and(); err == nil {
+			a = orNode{a, b}
+		}
+	}
+	return a, err
+}
+
+func (p *parser) and() (node, error) {
+	a, err := p.unary()
+	for err == nil && p.peek() == "and" {
+		p.next()
+		var b node
+		if b, err = p.unary(); err == nil {
+			a = andNode{a, b}
+		}
+	}
+	return a, err
+}
+
+func (p *parser) unary() (node, error) {
+	switch p.peek() {
+	case "not", "!":
+		p.next()
+		a, err := p.unary()
+		return notNode{a}, err
+	case "(":
+		p.next()
+		a, err := p.or()
+		if err != nil {
+			return nil, err
+		}
+		if p.next() != ")" {
+			return nil, p.errf("missing )")
+		}
+		return a, nil
+	}
+	return p.primitive()
+}
+
+var protoNames = map[string]uint16{"arp": 0x0806, "ip": 0x0800, "ip6": 0x86dd, "lldp": 0x88cc, "rarp": 0x8035}
+
+func (p *parser) primitive() (node, error) {
+	t := p.next()
+	switch t {
+	case "":
+		return nil, p.errf("expression ends too early")
+	case "stp":
+		return stpNode{p.seenVLAN}, nil
+	case "arp", "ip", "ip6", "lldp", "rarp":
+		return protoNode{protoNames[t], p.seenVLAN}, nil
+	case "vlan":
+		p.seenVLAN = true
+		if n, err := strconv.Atoi(p.peek()); err == nil {
+			p.next()
+			if n < 0 || n > 4095 {
+				return nil, p.errf("VLAN %d out of range 0-4095", n)
+			}
+			return vlanNode{n}, nil
+		}
+		return vlanNode{-1}, nil
+	case "ether":
+		switch k := p.next(); k {
+		case "host", "src", "dst":
+			m, err := net.ParseMAC(p.next())
+			if err != nil || len(m) != 6 {
+				return nil, p.errf("ether %s needs a MAC address such as 00:0c:29:93:2f:54", k)
+			}
+			return macNode{mac: m, src: k != "dst", dst: k != "src"}, nil
+		case "proto":
+			v := strings.TrimPrefix(p.next(), "\\")
+			if n, ok := protoNames[v]; ok {
+				return protoNode{n, p.seenVLAN}, nil
+			}
+			n, err := strconv.ParseUint(v, 0, 16)
+			if err != nil || n <= 1500 {
+				return nil, p.errf("ether proto needs an ethertype above 1500 (0x0600 and up) or arp, ip, ip6, lldp")
+			}
+			return protoNode{uint16(n), p.seenVLAN}, nil
+		default:
+			return nil, p.errf("ether %q: want host, src, dst or proto", k)
+		}
+	}
+	return nil, p.errf("%q is not supported", t)
+}
+
+// Frame is what a filter looks at: the bytes as the socket sees them, and the VLAN tag the
+// kernel moved to metadata, when it did.
+type Frame struct {
+	Data      []byte
+	VLANStrip bool   // a tag was moved to metadata
+	VLANTCI   uint16 // that tag
+}
+
+// Match evaluates the filter in Go, with exactly the meaning of the compiled BPF program
+// (including classic BPF's rule that a load past the frame's end rejects the frame).
+func (f *Filter) Match(fr Frame) bool {
+	e := &eval{fr: fr}
+	if needsShift(f.root) && !fr.VLANStrip {
+		et, ok := e.u16(12)
+		if !ok {
+			return false // the compiled prologue's load fails: rejected
+		}
+		if et == 0x8100 || et == 0x88a8 {
+			e.shift = 4
+		}
+	}
+	ok := e.match(f.root)
+	return ok && !e.aborted
+}
+
+type eval struct {
+	fr      Frame
+	shift   int // 4 when the frame carries its VLAN tag in-band
+	aborted bool
+}
+
+func (e *eval) u16(off int) (uint16, bool) {
+	d := e.fr.Data
+	if off < 0 || off+2 > len(d) {
+		e.aborted = true
+		return 0, false
+	}
+	return uint16(d[off])<<8 | uint16(d[off+1]), true
+}
+
+func (e *eval) u8(off int) (uint8, bool) {
+	if off < 0 || off >= len(e.fr.Data) {
+		e.aborted = true
+		return 0, false
+	}
+	return e.fr.Data[off], true
+}
+
+func (e *eval) match(n node) bool {
+	if e.aborted {
+		return false
+	}
+	switch n := n.(type) {
+	case allNode:
+		return true
+	case andNode:
+		return e.match(n.a) && e.match(n.b)
+	case orNode:
+		return e.match(n.a) || e.match(n.b)
+	case notNode:
+		return !e.match(n.a)
+	case vlanNode:
+		if e.fr.VLANStrip {
+			return n.id < 0 || int(e.fr.VLANTCI&0xfff) == n.id
+		}
+		et, ok := e.u16(12)
+		if !ok || (et != 0x8100 && et != 0x88a8) {
+			return false
+		}
+		if n.id < 0 {
+			return true
+		}
+		tci, ok := e.u16(14)
+		return ok && int(tci&0xfff) == n.id
+	case protoNode:
+		off := 12
+		if n.afterVLAN {
+			off += e.shift
+		}
+		et, ok := e.u16(off)
+		return ok && et == n.proto
+	case stpNode:
+		off := 12
+		if n.afterVLAN {
+			off += e.shift
+		}
+		et, ok := e.u16(off)
+		if !ok || et > 1500 {
+			return false
+		}
+		sap, ok := e.u8(off + 2)
+		return ok && sap == 0x42
+	case macNode:
+		if len(e.fr.Data) < 12 {
+			e.aborted = true
+			return false
+		}
+		d := e.fr.Data
+		return (n.dst && string(d[0:6]) == string(n.mac)) || (n.src && string(d[6:12]) == string(n.mac))
+	}
+	return false
+}
