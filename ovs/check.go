@@ -66,6 +66,22 @@ func Findings(st *State, f *check.Facts, source string) []check.Finding {
 		}
 		out = append(out, fd)
 	})
+	var left []string
+	for _, b := range st.Bridges {
+		for _, p := range b.Ports {
+			if p.ExternalIDs[TagOwner] != "" {
+				left = append(left, fmt.Sprintf("port %s on %s (run %s)", p.Name, b.Name, p.ExternalIDs[TagPID]))
+			}
+		}
+		for _, m := range b.Mirrors {
+			if m.ExternalIDs[TagOwner] != "" {
+				left = append(left, fmt.Sprintf("mirror %s on %s (run %s)", m.Name, b.Name, m.ExternalIDs[TagPID]))
+			}
+		}
+	}
+	if len(left) > 0 {
+		out = append(out, LeftoversFinding(source, left))
+	}
 	for i := range out {
 		out[i].Area = "ovs"
 		if out[i].Remedy == nil {
@@ -206,4 +222,13 @@ func cpuList(s string) []int {
 		}
 	}
 	return out
+}
+
+// LeftoversFinding warns about what dpdk-doctor runs left behind.
+func LeftoversFinding(source string, what []string) check.Finding {
+	return check.Finding{ID: "ovs.leftovers", Area: "ovs", Subject: "host", Severity: check.Warn,
+		Summary:     "a dpdk-doctor traffic run left " + strings.Join(what, ", "),
+		Explanation: "A capture that was killed (SIGKILL, a crash) could not remove its mirror, port and veths. While the mirror exists, OVS copies every frame of the bridge to it. (A run that is still going owns these too.)",
+		Evidence:    []check.Evidence{{File: source, Value: strings.Join(what, "; ")}},
+		Remedy:      []string{"dpdk-doctor cleanup"}}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 	"github.com/dpdk-doctor/dpdk-doctor/ovs"
+	"github.com/dpdk-doctor/dpdk-doctor/traffic"
 )
 
 // OVS flags, shared by check and the ovs commands.
@@ -64,10 +65,20 @@ func ovsFindings(cmd *cobra.Command, g *globals, f *check.Facts) []check.Finding
 		return []check.Finding{{ID: "ovs.db", Area: "ovs", Subject: "Open_vSwitch", Severity: check.Fail,
 			Summary: err.Error(), Evidence: []check.Evidence{{File: source, Value: "unreachable"}}, Remedy: []string{"systemctl status openvswitch-switch", "# or point --db at the right socket"}}}
 	}
-	if !ok {
-		return nil
+	var out []check.Finding
+	if ok {
+		out = ovs.Findings(st, f, source)
 	}
-	return ovs.Findings(st, f, source)
+	if f.Root.IsLive() {
+		if links, err := traffic.LeftoverLinks(); err == nil && len(links) > 0 {
+			var what []string
+			for _, l := range links {
+				what = append(what, fmt.Sprintf("veth %s (run %d)", l.Name, l.PID))
+			}
+			out = append(out, ovs.LeftoversFinding("netlink", what))
+		}
+	}
+	return out
 }
 
 func newOVS(g *globals) *cobra.Command {

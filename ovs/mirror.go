@@ -1,0 +1,241 @@
+package ovs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"syscall"
+
+	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+)
+
+// Tags mark what dpdk-doctor creates in OVS, so that `cleanup` finds it after a killed run.
+const (
+	TagOwner = "dpdk-doctor"     // value "traffic"
+	TagPID   = "dpdk-doctor-pid" // the process that made it
+	TagPeer  = "dpdk-doctor-veth"
+)
+
+// MirrorSpec is a capture port and the mirror that feeds it.
+type MirrorSpec struct {
+	Bridge     string
+	Port       string   // the veth end to add as the mirror's output port
+	Mirror     string   // the mirror's name
+	SelectPort []string // mirror only these ports' traffic (both directions); empty: select_all
+	SelectVLAN []int    // mirror only these VLANs
+	Tags       map[string]string
+}
+
+// AddMirror adds spec.Port to the bridge and creates a mirror whose output is that port, in
+// one transaction. It returns the new port's and mirror's UUIDs, for RemoveMirror.
+func (c *Client) AddMirror(ctx context.Context, spec MirrorSpec) (portUUID, mirrorUUID string, err error) {
+	br, err := c.bridge(ctx, spec.Bridge)
+	if err != nil {
+		return "", "", err
+	}
+	ports, err := list[PortRow](ctx, c)
+	if err != nil {
+		return "", "", err
+	}
+	byName := map[string]string{}
+	for _, p := range ports {
+		byName[p.Name] = p.UUID
+	}
+	if _, ok := byName[spec.Port]; ok {
+		return "", "", fmt.Errorf("a port named %s already exists", spec.Port)
+	}
+	var sel []string
+	for _, name := range spec.SelectPort {
+		u, ok := byName[name]
+		if !ok {
+			return "", "", fmt.Errorf("no port named %s to mirror", name)
+		}
+		sel = append(sel, u)
+	}
+	iface := &InterfaceRow{UUID: "capiface", Name: spec.Port, ExternalIDs: spec.Tags}
+	port := &PortRow{UUID: "capport", Name: spec.Port, Interfaces: []string{iface.UUID}, ExternalIDs: spec.Tags}
+	out := port.UUID
+	mirror := &MirrorRow{UUID: "capmirror", Name: spec.Mirror, SelectAll: len(sel) == 0, SelectSrcPort: sel, SelectDstPort: sel,
+		OutputPort: &out, ExternalIDs: spec.Tags}
+	var ops []ovsdb.Operation
+	for _, m := range []model.Model{iface, port} {
+		o, err := c.c.Create(m)
+		if err != nil {
+			return "", "", err
+		}
+		ops = append(ops, o...)
+	}
+	mo, err := c.createMirror(mirror, spec.SelectVLAN)
+	if err != nil {
+		return "", "", err
+	}
+	ops = append(ops, mo)
+	mut, err := c.c.Where(br).Mutate(br,
+		model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationInsert, Value: []string{port.UUID}},
+		model.Mutation{Field: &br.Mirrors, Mutator: ovsdb.MutateOperationInsert, Value: []string{mirror.UUID}})
+	if err != nil {
+		return "", "", err
+	}
+	res, err := c.transact(ctx, append(ops, mut...)...)
+	if err != nil {
+		return "", "", err
+	}
+	return res[1].UUID.GoUUID, res[2].UUID.GoUUID, nil
+}
+
+// createMirror builds the insert of a Mirror row, with select_vlan written by hand (the model
+// leaves it out to stay small).
+func (c *Client) createMirror(m *MirrorRow, vlans []int) (ovsdb.Operation, error) {
+	ops, err := c.c.Create(m)
+	if err != nil {
+		return ovsdb.Operation{}, err
+	}
+	op := ops[0]
+	if len(vlans) > 0 {
+		set := make([]any, len(vlans))
+		for i, v := range vlans {
+			set[i] = v
+		}
+		s, err := ovsdb.NewOvsSet(set)
+		if err != nil {
+			return op, err
+		}
+		op.Row["select_vlan"] = s
+	}
+	return op, nil
+}
+
+// RemoveMirror takes the mirror and the port off the bridge in one transaction (OVSDB then
+// deletes the unreferenced rows). Rows already gone are not an error.
+func (c *Client) RemoveMirror(ctx context.Context, bridge, portUUID, mirrorUUID string) error {
+	br, err := c.bridge(ctx, bridge)
+	if err != nil {
+		return err
+	}
+	ops, err := c.c.Where(br).Mutate(br,
+		model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{portUUID}},
+		model.Mutation{Field: &br.Mirrors, Mutator: ovsdb.MutateOperationDelete, Value: []string{mirrorUUID}})
+	if err != nil {
+		return err
+	}
+	_, err = c.transact(ctx, ops...)
+	return err
+}
+
+// Leftover is a port or mirror a dpdk-doctor run created and did not remove.
+type Leftover struct {
+	Bridge, Kind, Name, UUID string
+	PID                      int
+	Alive                    bool // the process that made it still runs
+	Peer                     string
+}
+
+// Leftovers finds the ports and mirrors tagged as dpdk-doctor's.
+func (c *Client) Leftovers(ctx context.Context) ([]Leftover, error) {
+	bridges, err := list[BridgeRow](ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := list[PortRow](ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	mirrors, err := list[MirrorRow](ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	portBy, mirBy := map[string]PortRow{}, map[string]MirrorRow{}
+	for _, p := range ports {
+		portBy[p.UUID] = p
+	}
+	for _, m := range mirrors {
+		mirBy[m.UUID] = m
+	}
+	var out []Leftover
+	for _, b := range bridges {
+		for _, u := range b.Ports {
+			if p, ok := portBy[u]; ok && p.ExternalIDs[TagOwner] != "" {
+				out = append(out, leftover(b.Name, "port", p.Name, p.UUID, p.ExternalIDs))
+			}
+		}
+		for _, u := range b.Mirrors {
+			if m, ok := mirBy[u]; ok && m.ExternalIDs[TagOwner] != "" {
+				out = append(out, leftover(b.Name, "mirror", m.Name, m.UUID, m.ExternalIDs))
+			}
+		}
+	}
+	return out, nil
+}
+
+func leftover(bridge, kind, name, uuid string, ids map[string]string) Leftover {
+	pid, _ := strconv.Atoi(ids[TagPID])
+	return Leftover{Bridge: bridge, Kind: kind, Name: name, UUID: uuid, PID: pid, Alive: ProcessAlive(pid), Peer: ids[TagPeer]}
+}
+
+// ProcessAlive reports whether pid is a running dpdk-doctor.
+func ProcessAlive(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	return err == nil && len(b) > 0 && string(b[:len(b)-1]) == "dpdk-doctor"
+}
+
+// RemoveLeftovers removes the given leftovers, bridge by bridge, each in one transaction.
+func (c *Client) RemoveLeftovers(ctx context.Context, ls []Leftover) error {
+	per := map[string][2][]string{}
+	for _, l := range ls {
+		e := per[l.Bridge]
+		if l.Kind == "port" {
+			e[0] = append(e[0], l.UUID)
+		} else {
+			e[1] = append(e[1], l.UUID)
+		}
+		per[l.Bridge] = e
+	}
+	for bname, e := range per {
+		br, err := c.bridge(ctx, bname)
+		if err != nil {
+			return err
+		}
+		var muts []model.Mutation
+		if len(e[0]) > 0 {
+			muts = append(muts, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationDelete, Value: e[0]})
+		}
+		if len(e[1]) > 0 {
+			muts = append(muts, model.Mutation{Field: &br.Mirrors, Mutator: ovsdb.MutateOperationDelete, Value: e[1]})
+		}
+		ops, err := c.c.Where(br).Mutate(br, muts...)
+		if err != nil {
+			return err
+		}
+		if _, err := c.transact(ctx, ops...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OFPort returns the OpenFlow port number OVS gave an interface, 0 while it has none.
+func (c *Client) OFPort(ctx context.Context, name string) (int, string, error) {
+	ifaces, err := list[InterfaceRow](ctx, c)
+	if err != nil {
+		return 0, "", err
+	}
+	for _, i := range ifaces {
+		if i.Name == name {
+			if i.Error != nil && *i.Error != "" {
+				return -1, *i.Error, nil
+			}
+			if i.OFPort != nil && *i.OFPort > 0 {
+				return *i.OFPort, "", nil
+			}
+		}
+	}
+	return 0, "", nil
+}
