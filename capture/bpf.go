@@ -40,9 +40,11 @@ func needsShift(n node) bool {
 	case notNode:
 		return needsShift(n.a)
 	case protoNode:
-		return n.afterVLAN
+		return n.depth > 0
 	case stpNode:
-		return n.afterVLAN
+		return n.depth > 0
+	case vlanNode:
+		return n.depth > 0
 	}
 	return false
 }
@@ -77,19 +79,16 @@ func (g *gen) jump(l int) {
 	g.ops = append(g.ops, op{ins: bpf.Jump{}, jt: -1, jf: -1, ja: l, hasJumps: true})
 }
 
-// shiftPrologue sets X to 4 for a frame with an in-band VLAN tag (and none in metadata), else
-// to 0: link-layer tests after a vlan keyword load relative to X.
+// shiftPrologue sets X to the room the first VLAN tag takes in the frame, as libpcap does: 0
+// when the kernel moved it to metadata, else 4. Tests after vlan keywords load relative to X.
 func (g *gen) shiftPrologue() {
-	zero, four, done, inband := g.label(), g.label(), g.label(), g.label()
-	if g.meta {
-		g.emit(bpf.LoadExtension{Num: bpf.ExtVLANTagPresent})
-		g.jeq(1, zero, inband)
+	if !g.meta {
+		g.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: 4})
+		return
 	}
-	g.mark(inband)
-	g.emit(bpf.LoadAbsolute{Off: 12, Size: 2})
-	g.jeq(0x8100, four, -1)
-	g.jeq(0x88a8, four, zero)
-	g.mark(four)
+	zero, done := g.label(), g.label()
+	g.emit(bpf.LoadExtension{Num: bpf.ExtVLANTagPresent})
+	g.jeq(1, zero, -1)
 	g.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: 4})
 	g.jump(done)
 	g.mark(zero)
@@ -97,12 +96,13 @@ func (g *gen) shiftPrologue() {
 	g.mark(done)
 }
 
-func (g *gen) load16(off uint32, shifted bool) {
-	if shifted {
-		g.emit(bpf.LoadIndirect{Off: off, Size: 2})
-	} else {
-		g.emit(bpf.LoadAbsolute{Off: off, Size: 2})
+// load loads size bytes of the link-layer field at base, after depth vlan keywords.
+func (g *gen) load(base uint32, size, depth int) {
+	if depth == 0 {
+		g.emit(bpf.LoadAbsolute{Off: base, Size: size})
+		return
 	}
+	g.emit(bpf.LoadIndirect{Off: base + 4*uint32(depth-1), Size: size})
 }
 
 // node emits code that jumps to t when n matches and to f when it does not.
@@ -124,7 +124,7 @@ func (g *gen) node(n node, t, f int) {
 		g.node(n.a, f, t)
 	case vlanNode:
 		inband := g.label()
-		if g.meta {
+		if g.meta && n.depth == 0 {
 			meta := g.label()
 			g.emit(bpf.LoadExtension{Num: bpf.ExtVLANTagPresent})
 			g.jeq(1, meta, inband)
@@ -139,30 +139,27 @@ func (g *gen) node(n node, t, f int) {
 		}
 		g.mark(inband)
 		tag := g.label()
-		g.emit(bpf.LoadAbsolute{Off: 12, Size: 2})
+		g.load(12, 2, n.depth)
 		g.jeq(0x8100, tag, -1)
-		g.jeq(0x88a8, tag, f)
+		g.jeq(0x88a8, tag, -1)
+		g.jeq(0x9100, tag, f)
 		g.mark(tag)
 		if n.id < 0 {
 			g.jump(t)
 		} else {
-			g.emit(bpf.LoadAbsolute{Off: 14, Size: 2})
+			g.load(14, 2, n.depth)
 			g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xfff})
 			g.jeq(uint32(n.id), t, f)
 		}
 	case protoNode:
-		g.load16(12, n.afterVLAN)
+		g.load(12, 2, n.depth)
 		g.jeq(uint32(n.proto), t, f)
 	case stpNode:
 		llc := g.label()
-		g.load16(12, n.afterVLAN)
+		g.load(12, 2, n.depth)
 		g.jgt(1500, f, llc)
 		g.mark(llc)
-		if n.afterVLAN {
-			g.emit(bpf.LoadIndirect{Off: 14, Size: 1})
-		} else {
-			g.emit(bpf.LoadAbsolute{Off: 14, Size: 1})
-		}
+		g.load(14, 1, n.depth)
 		g.jeq(0x42, t, f)
 	case macNode:
 		hi, lo := uint32(binary.BigEndian.Uint16(n.mac[0:2])), binary.BigEndian.Uint32(n.mac[2:6])

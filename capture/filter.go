@@ -26,16 +26,17 @@ type (
 	andNode struct{ a, b node }
 	orNode  struct{ a, b node }
 	notNode struct{ a node }
-	// vlanNode matches a frame with an 802.1Q/802.1ad tag, with that VID when id >= 0.
-	vlanNode struct{ id int }
-	// protoNode matches the ethertype. After a vlan keyword (as in tcpdump) it looks inside
-	// an in-band tag: 4 bytes further in.
+	// vlanNode matches an 802.1Q/802.1ad tag, with that VID when id >= 0. As in libpcap,
+	// each vlan keyword looks one tag deeper than the one before it (depth).
+	vlanNode struct{ id, depth int }
+	// protoNode matches the ethertype. After vlan keywords (depth of them) it looks past the
+	// tags, as tcpdump does.
 	protoNode struct {
-		proto     uint16
-		afterVLAN bool
+		proto uint16
+		depth int
 	}
 	// stpNode matches IEEE 802.1D BPDUs: an 802.3 length field and LLC DSAP 0x42.
-	stpNode struct{ afterVLAN bool }
+	stpNode struct{ depth int }
 	// macNode matches a MAC address in the source (src), destination (dst) or either.
 	macNode struct {
 		mac      net.HardwareAddr
@@ -64,10 +65,10 @@ func ParseFilter(s string) (*Filter, error) {
 const supported = "supported: stp, vlan [N], ether host|src|dst MAC, ether proto N|arp|ip|ip6, arp, ip, ip6, lldp, and, or, not, ( )"
 
 type parser struct {
-	text     string
-	toks     []string
-	i        int
-	seenVLAN bool // a vlan keyword came earlier: later link-layer tests look past its tag
+	text  string
+	toks  []string
+	i     int
+	vlans int // vlan keywords so far: later link-layer tests look past that many tags
 }
 
 func tokenize(s string) []string {
@@ -120,25 +121,19 @@ func (p *parser) next() string {
 	return t
 }
 
+// or parses a chain of and/or: as in pcap-filter(7), they have equal precedence and associate
+// left to right ("a or b and c" is "(a or b) and c").
 func (p *parser) or() (node, error) {
-	a, err := p.and()
-	for err == nil && p.peek() == "or" {
-		p.next()
-		var b node
-		if b, err = p.and(); err == nil {
-			a = orNode{a, b}
-		}
-	}
-	return a, err
-}
-
-func (p *parser) and() (node, error) {
 	a, err := p.unary()
-	for err == nil && p.peek() == "and" {
-		p.next()
+	for err == nil && (p.peek() == "and" || p.peek() == "or") {
+		op := p.next()
 		var b node
 		if b, err = p.unary(); err == nil {
-			a = andNode{a, b}
+			if op == "and" {
+				a = andNode{a, b}
+			} else {
+				a = orNode{a, b}
+			}
 		}
 	}
 	return a, err
@@ -172,19 +167,20 @@ func (p *parser) primitive() (node, error) {
 	case "":
 		return nil, p.errf("expression ends too early")
 	case "stp":
-		return stpNode{p.seenVLAN}, nil
+		return stpNode{p.vlans}, nil
 	case "arp", "ip", "ip6", "lldp", "rarp":
-		return protoNode{protoNames[t], p.seenVLAN}, nil
+		return protoNode{protoNames[t], p.vlans}, nil
 	case "vlan":
-		p.seenVLAN = true
+		depth := p.vlans
+		p.vlans++
 		if n, err := strconv.Atoi(p.peek()); err == nil {
 			p.next()
 			if n < 0 || n > 4095 {
 				return nil, p.errf("VLAN %d out of range 0-4095", n)
 			}
-			return vlanNode{n}, nil
+			return vlanNode{n, depth}, nil
 		}
-		return vlanNode{-1}, nil
+		return vlanNode{-1, depth}, nil
 	case "ether":
 		switch k := p.next(); k {
 		case "host", "src", "dst":
@@ -196,13 +192,13 @@ func (p *parser) primitive() (node, error) {
 		case "proto":
 			v := strings.TrimPrefix(p.next(), "\\")
 			if n, ok := protoNames[v]; ok {
-				return protoNode{n, p.seenVLAN}, nil
+				return protoNode{n, p.vlans}, nil
 			}
 			n, err := strconv.ParseUint(v, 0, 16)
 			if err != nil || n <= 1500 {
 				return nil, p.errf("ether proto needs an ethertype above 1500 (0x0600 and up) or arp, ip, ip6, lldp")
 			}
-			return protoNode{uint16(n), p.seenVLAN}, nil
+			return protoNode{uint16(n), p.vlans}, nil
 		default:
 			return nil, p.errf("ether %q: want host, src, dst or proto", k)
 		}
@@ -220,16 +216,13 @@ type Frame struct {
 
 // Match evaluates the filter in Go, with exactly the meaning of the compiled BPF program
 // (including classic BPF's rule that a load past the frame's end rejects the frame).
+//
+// Offsets follow libpcap: tests after vlan keywords look past the tags, 4 bytes per keyword,
+// except that the first tag, when the kernel moved it to metadata, takes no room in the frame.
 func (f *Filter) Match(fr Frame) bool {
-	e := &eval{fr: fr}
-	if needsShift(f.root) && !fr.VLANStrip {
-		et, ok := e.u16(12)
-		if !ok {
-			return false // the compiled prologue's load fails: rejected
-		}
-		if et == 0x8100 || et == 0x88a8 {
-			e.shift = 4
-		}
+	e := &eval{fr: fr, shift: 4}
+	if fr.VLANStrip {
+		e.shift = 0
 	}
 	ok := e.match(f.root)
 	return ok && !e.aborted
@@ -237,8 +230,16 @@ func (f *Filter) Match(fr Frame) bool {
 
 type eval struct {
 	fr      Frame
-	shift   int // 4 when the frame carries its VLAN tag in-band
+	shift   int // room the first tag takes: 4 in-band, 0 in metadata
 	aborted bool
+}
+
+// off is the offset of a link-layer field after depth vlan keywords.
+func (e *eval) off(base, depth int) int {
+	if depth == 0 {
+		return base
+	}
+	return base + e.shift + 4*(depth-1)
 }
 
 func (e *eval) u16(off int) (uint16, bool) {
@@ -272,35 +273,29 @@ func (e *eval) match(n node) bool {
 	case notNode:
 		return !e.match(n.a)
 	case vlanNode:
-		if e.fr.VLANStrip {
+		if n.depth == 0 && e.fr.VLANStrip {
 			return n.id < 0 || int(e.fr.VLANTCI&0xfff) == n.id
 		}
-		et, ok := e.u16(12)
-		if !ok || (et != 0x8100 && et != 0x88a8) {
+		at := e.off(12, n.depth)
+		et, ok := e.u16(at)
+		if !ok || (et != 0x8100 && et != 0x88a8 && et != 0x9100) {
 			return false
 		}
 		if n.id < 0 {
 			return true
 		}
-		tci, ok := e.u16(14)
+		tci, ok := e.u16(at + 2)
 		return ok && int(tci&0xfff) == n.id
 	case protoNode:
-		off := 12
-		if n.afterVLAN {
-			off += e.shift
-		}
-		et, ok := e.u16(off)
+		et, ok := e.u16(e.off(12, n.depth))
 		return ok && et == n.proto
 	case stpNode:
-		off := 12
-		if n.afterVLAN {
-			off += e.shift
-		}
-		et, ok := e.u16(off)
+		at := e.off(12, n.depth)
+		et, ok := e.u16(at)
 		if !ok || et > 1500 {
 			return false
 		}
-		sap, ok := e.u8(off + 2)
+		sap, ok := e.u8(at + 2)
 		return ok && sap == 0x42
 	case macNode:
 		if len(e.fr.Data) < 12 {
