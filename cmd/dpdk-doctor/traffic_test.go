@@ -337,3 +337,27 @@ func TestTrafficTeardown(t *testing.T) {
 		t.Errorf("second cleanup: %s", out)
 	}
 }
+
+// TestTrafficSetupTeardownTime: setup plus teardown around a capture stays under 300 ms (the
+// best of three runs, so that a loaded machine does not decide it).
+func TestTrafficSetupTeardownTime(t *testing.T) {
+	in, _ := trafficRig(t)
+	best := time.Hour
+	re := regexp.MustCompile(`setup (\S+), teardown (\S+)`)
+	for range 3 {
+		cmd, _, errb, _ := startTraffic(t, in, "--timeout", "100ms")
+		waitExit(t, cmd, 10*time.Second)
+		m := re.FindStringSubmatch(errb.String())
+		if m == nil {
+			t.Fatalf("no timings in %s", errb.String())
+		}
+		s, _ := time.ParseDuration(m[1])
+		d, _ := time.ParseDuration(m[2])
+		t.Logf("setup %v, teardown %v", s, d)
+		best = min(best, s+d)
+	}
+	if best > 300*time.Millisecond {
+		t.Errorf("setup plus teardown takes %v at best, more than 300 ms", best)
+	}
+	assertClean(t, in)
+}
