@@ -220,18 +220,21 @@ func TestTrafficMatchesTcpdump(t *testing.T) {
 	for _, tc := range []struct {
 		filter, tcpdump string // ours, and libpcap's words for it (libpcap has no "lldp")
 		want            int
+		args            []string
 	}{
-		{"not stp", "not stp", 10},
-		{"vlan 5", "vlan 5", 2},
-		{"stp or lldp", "stp or ether proto 0x88cc", 2},
-		{"arp or (vlan and ip6)", "arp or (vlan and ip6)", 2},
-		{"ether src 4c:00:82:d2:d5:f8", "ether src 4c:00:82:d2:d5:f8", 3},
-		{"", "", 11},
+		{"not stp", "not stp", 10, nil},
+		{"vlan 5", "vlan 5", 2, nil},
+		{"stp or lldp", "stp or ether proto 0x88cc", 2, nil},
+		{"arp or (vlan and ip6)", "arp or (vlan and ip6)", 2, nil},
+		{"ether src 4c:00:82:d2:d5:f8", "ether src 4c:00:82:d2:d5:f8", 3, nil},
+		{"", "", 11, nil},
+		{"", "", 2, []string{"--vlan", "5"}}, // the mirror selects VLAN 5 only
+		{"not stp", "not stp", 10, []string{"--select-port", "dpdk-src"}}, // the mirror selects one port
 	} {
-		t.Run(tc.filter, func(t *testing.T) {
+		t.Run(tc.filter+strings.Join(tc.args, " "), func(t *testing.T) {
 			dir := t.TempDir()
 			ours := filepath.Join(dir, "ours.pcap")
-			cmd, out, errb, dev := startTraffic(t, in, "--filter", tc.filter, "--timeout", "3s", "--write", ours)
+			cmd, out, errb, dev := startTraffic(t, in, append([]string{"--filter", tc.filter, "--timeout", "3s", "--write", ours}, tc.args...)...)
 			theirs := filepath.Join(dir, "tcpdump.pcap")
 			// -O: libpcap 1.10.3's optimizer miscompiles "arp or (vlan and ip6)" for tags the kernel
 			// moved to metadata (it folds the 0-or-4 offset register to 4 and loads [16]); its
