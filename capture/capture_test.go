@@ -21,7 +21,7 @@ func needTcpdump(t *testing.T) {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("CI=true: tcpdump is required")
 		}
-		t.Skip("no tcpdump")
+		t.Skip("no tcpdump (under CI it must be installed)")
 	}
 }
 

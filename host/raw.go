@@ -39,22 +39,11 @@ func (r Root) readRaw(rel string, max int) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: r.Path(rel), Err: err}
 	}
 	defer syscall.Close(fd)
-	buf := make([]byte, max)
-	n := 0
-	for n < max {
-		m, err := syscall.Read(fd, buf[n:])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: r.Path(rel), Err: err}
-		}
-		if m == 0 {
-			break
-		}
-		n += m
+	b, err := readFD(fd, max)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: r.Path(rel), Err: err}
 	}
-	return buf[:n], nil
+	return b, nil
 }
 
 func (r Root) readlinkRaw(rel string) (string, error) {
@@ -136,22 +125,11 @@ func (d *OpenedDir) ReadHead(name string, n int) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: d.r.Path(d.rel + "/" + name), Err: err}
 	}
 	defer syscall.Close(fd)
-	buf := make([]byte, n)
-	got := 0
-	for got < n {
-		m, err := syscall.Read(fd, buf[got:])
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "read", Path: d.r.Path(d.rel + "/" + name), Err: err}
-		}
-		if m == 0 {
-			break
-		}
-		got += m
+	b, err := readFD(fd, n)
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: d.r.Path(d.rel + "/" + name), Err: err}
 	}
-	return buf[:got], nil
+	return b, nil
 }
 
 // LinkBase returns the last element of the target of the link name in the directory, or ""
@@ -231,4 +209,24 @@ func (d *OpenedDir) OpenDir(name string) (*OpenedDir, error) {
 		return nil, &fs.PathError{Op: "open", Path: d.r.Path(sub.rel), Err: err}
 	}
 	return sub, nil
+}
+
+// readFD reads at most max bytes from fd, until end of file.
+func readFD(fd, max int) ([]byte, error) {
+	buf := make([]byte, max)
+	n := 0
+	for n < max {
+		m, err := syscall.Read(fd, buf[n:])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return buf[:n], nil
 }

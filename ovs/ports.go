@@ -73,14 +73,10 @@ func (c *Client) AddPort(ctx context.Context, bridge, port, typ string, options,
 	if err != nil {
 		return err
 	}
-	ports, err := list[PortRow](ctx, c)
-	if err != nil {
+	if p, err := c.port(ctx, port); err != nil {
 		return err
-	}
-	for _, p := range ports {
-		if p.Name == port {
-			return fmt.Errorf("a port named %s already exists", port)
-		}
+	} else if p != nil {
+		return fmt.Errorf("a port named %s already exists", port)
 	}
 	iface := &InterfaceRow{UUID: "newiface", Name: port, Type: typ, Options: options, ExternalIDs: externalIDs}
 	p := &PortRow{UUID: "newport", Name: port, Interfaces: []string{iface.UUID}, ExternalIDs: externalIDs}
@@ -140,27 +136,38 @@ func (c *Client) DelPort(ctx context.Context, bridge, port string) error {
 	if err != nil {
 		return err
 	}
-	ports, err := list[PortRow](ctx, c)
+	p, err := c.port(ctx, port)
 	if err != nil {
 		return err
 	}
-	for _, p := range ports {
-		if p.Name != port {
-			continue
-		}
-		for _, u := range br.Ports {
-			if u == p.UUID {
-				ops, err := c.c.Where(br).Mutate(br, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{p.UUID}})
-				if err != nil {
-					return err
-				}
-				_, err = c.transact(ctx, ops...)
+	if p == nil {
+		return fmt.Errorf("no port named %s", port)
+	}
+	for _, u := range br.Ports {
+		if u == p.UUID {
+			ops, err := c.c.Where(br).Mutate(br, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{p.UUID}})
+			if err != nil {
 				return err
 			}
+			_, err = c.transact(ctx, ops...)
+			return err
 		}
-		return fmt.Errorf("port %s is not on bridge %s", port, bridge)
 	}
-	return fmt.Errorf("no port named %s", port)
+	return fmt.Errorf("port %s is not on bridge %s", port, bridge)
+}
+
+// port returns the port called name, or nil.
+func (c *Client) port(ctx context.Context, name string) (*PortRow, error) {
+	ports, err := list[PortRow](ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ports {
+		if ports[i].Name == name {
+			return &ports[i], nil
+		}
+	}
+	return nil, nil
 }
 
 func (c *Client) bridge(ctx context.Context, name string) (*BridgeRow, error) {

@@ -120,10 +120,8 @@ func newOVS(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bridge, port := args[0], args[1]
-			for k, v := range map[string]string{"bridge": bridge, "port": port} {
-				if err := ovs.ValidName(k, v); err != nil {
-					return usageErr("%v", err)
-				}
+			if err := validBridgePort(bridge, port); err != nil {
+				return err
 			}
 			if devargs == "" || strings.ContainsAny(devargs, " \t\n\"'") {
 				return usageErr("--devargs %q: give the device, e.g. 0000:03:00.0 or net_af_packet0,iface=veth0", devargs)
@@ -211,10 +209,8 @@ func newOVS(g *globals) *cobra.Command {
 		Short: "Remove a port from a bridge",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			for k, v := range map[string]string{"bridge": args[0], "port": args[1]} {
-				if err := ovs.ValidName(k, v); err != nil {
-					return usageErr("%v", err)
-				}
+			if err := validBridgePort(args[0], args[1]); err != nil {
+				return err
 			}
 			ctx, stop := signalContext()
 			defer stop()
@@ -258,4 +254,15 @@ func orDefault(s, d string) string {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// validBridgePort checks the names a command was given, as a usage error.
+func validBridgePort(bridge, port string) error {
+	if err := ovs.ValidName("bridge", bridge); err != nil {
+		return usageErr("%v", err)
+	}
+	if err := ovs.ValidName("port", port); err != nil {
+		return usageErr("%v", err)
+	}
+	return nil
 }

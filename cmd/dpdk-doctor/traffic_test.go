@@ -213,7 +213,7 @@ func TestTrafficMatchesTcpdump(t *testing.T) {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("CI=true: tcpdump is required")
 		}
-		t.Skip("no tcpdump")
+		t.Skip("no tcpdump (under CI it must be installed)")
 	}
 	in, send := trafficRig(t)
 	seed := frames.Seed()

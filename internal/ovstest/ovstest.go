@@ -53,6 +53,10 @@ func Start(o Options) (*Instance, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The owner's pid lets Sweep tell a live instance from one a killed test run left.
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, err
+	}
 	in := &Instance{Dir: dir, DB: "unix:" + filepath.Join(dir, "db.sock")}
 	for _, k := range []string{"OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR"} {
 		in.env = append(in.env, k+"="+dir)
@@ -134,16 +138,24 @@ func (in *Instance) Stop() error {
 	return os.RemoveAll(in.Dir)
 }
 
-// Sweep stops what killed test runs left: every instance directory under the base directory,
-// its daemons and OVS's tap device.
+// Sweep stops what killed test runs left: the instance directories under the base directory
+// whose owning process is gone, their daemons, and OVS's tap device. Instances of live test
+// processes (this one's included) are left alone.
 func Sweep() {
 	ents, _ := os.ReadDir(baseDir)
+	swept := false
 	for _, e := range ents {
 		d := filepath.Join(baseDir, e.Name())
+		if b, err := os.ReadFile(filepath.Join(d, "owner")); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && alive(pid) {
+				continue
+			}
+		}
 		stopDir(d)
 		os.RemoveAll(d)
+		swept = true
 	}
-	if len(ents) > 0 {
+	if swept {
 		deleteLink("ovs-netdev")
 	}
 }
