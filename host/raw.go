@@ -68,12 +68,11 @@ func (r Root) readlinkRaw(rel string) (string, error) {
 }
 
 // OpenedDir is an open directory of the root, for reading several files in it: on disk each read
-// then resolves one path component instead of the whole path.
+// then resolves one path component instead of the whole path. It is safe for concurrent use.
 type OpenedDir struct {
 	r   Root
 	rel string
-	fd  int       // -1 when reading through fs.FS
-	buf [256]byte // scratch for readlinkat: a link target is short
+	fd  int // -1 when reading through fs.FS
 }
 
 // OpenDir opens the directory at rel (following symbolic links). Close it when done.
@@ -138,7 +137,8 @@ func (d *OpenedDir) LinkBase(name string) (string, error) {
 	if d.fd < 0 {
 		return d.r.LinkBase(d.rel + "/" + name)
 	}
-	buf := d.buf[:]
+	var scratch [256]byte // a link target is short; a longer one gets a bigger buffer below
+	buf := scratch[:]
 	for {
 		n, err := readlinkat(d.fd, name, buf)
 		if err == syscall.EINTR {
@@ -176,7 +176,8 @@ func (d *OpenedDir) ReadLink(name string) (string, error) {
 	if d.fd < 0 {
 		return d.r.ReadLink(d.rel + "/" + name)
 	}
-	buf := d.buf[:]
+	var scratch [256]byte
+	buf := scratch[:]
 	for {
 		n, err := readlinkat(d.fd, name, buf)
 		if err == syscall.EINTR {

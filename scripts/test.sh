@@ -11,6 +11,7 @@ command -v iasl >/dev/null || need+=(acpica-tools)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 [ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ] || need+=(openvswitch-switch-dpdk dpdk)
 command -v ip >/dev/null || need+=(iproute2)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)   # for go test -race
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -32,6 +33,9 @@ sc=$(go env GOPATH)/bin/staticcheck
 
 echo "== static binary"
 CGO_ENABLED=0 go build -o /dev/null ./cmd/dpdk-doctor
+
+echo "== go test -race (the packages that read and judge in parallel)"
+go test -race -count=1 ./host/... ./pci/... ./check/...
 
 echo "== go test"
 # -p 1: the OVS-DPDK integration tests need the machine's hugepages and cores to themselves.

@@ -32,6 +32,7 @@ type Instance struct {
 
 	env       []string
 	hugeSaved string // nr_hugepages before Start raised it, "" when untouched
+	switchd   bool   // ovs-vswitchd runs: it makes the tap devices Stop removes
 }
 
 // Options choose what Start runs.
@@ -85,6 +86,7 @@ func Start(o Options) (*Instance, error) {
 		"other_config:dpdk-extra=--no-pci", "other_config:dpdk-socket-mem=256", "other_config:pmd-cpu-mask=0x2"); err != nil {
 		return fail(err)
 	}
+	in.switchd = true
 	if _, err := in.run(VswitchdDPDK, in.DB, "--pidfile="+filepath.Join(dir, "ovs-vswitchd.pid"), "--detach",
 		"--log-file="+filepath.Join(dir, "ovs-vswitchd.log")); err != nil {
 		return fail(err)
@@ -129,8 +131,11 @@ func (in *Instance) run(prog string, args ...string) (string, error) {
 func (in *Instance) Stop() error {
 	bridges, _ := in.Vsctl("--no-wait", "list-br")
 	stopDir(in.Dir)
-	for _, b := range append(strings.Fields(bridges), "ovs-netdev") {
-		deleteLink(b)
+	if in.switchd {
+		// Only a running switch makes taps; another instance's must not be touched.
+		for _, b := range append(strings.Fields(bridges), "ovs-netdev") {
+			deleteLink(b)
+		}
 	}
 	if in.hugeSaved != "" {
 		os.WriteFile(hugeNr, []byte(in.hugeSaved), 0o644)
