@@ -134,27 +134,19 @@ type Leftover struct {
 
 // Leftovers finds the ports and mirrors tagged as dpdk-doctor's.
 func (c *Client) Leftovers(ctx context.Context) ([]Leftover, error) {
-	bridges, err := list[BridgeRow](ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	ports, err := list[PortRow](ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	mirrors, err := list[MirrorRow](ctx, c)
+	t, err := c.tables(ctx)
 	if err != nil {
 		return nil, err
 	}
 	portBy, mirBy := map[string]PortRow{}, map[string]MirrorRow{}
-	for _, p := range ports {
+	for _, p := range t.ports {
 		portBy[p.UUID] = p
 	}
-	for _, m := range mirrors {
+	for _, m := range t.mirrors {
 		mirBy[m.UUID] = m
 	}
 	var out []Leftover
-	for _, b := range bridges {
+	for _, b := range t.bridges {
 		for _, u := range b.Ports {
 			if p, ok := portBy[u]; ok && p.ExternalIDs[TagOwner] != "" {
 				out = append(out, leftover(b.Name, "port", p.Name, p.UUID, p.ExternalIDs))

@@ -63,32 +63,46 @@ func IsDPDK(typ string) bool {
 	return typ == "dpdk" || typ == "dpdkvhostuser" || typ == "dpdkvhostuserclient"
 }
 
+// tables is one read of every table dpdk-doctor models, from the client's cache.
+type tables struct {
+	roots   []OpenvSwitch
+	bridges []BridgeRow
+	ports   []PortRow
+	ifaces  []InterfaceRow
+	mirrors []MirrorRow
+}
+
+func (c *Client) tables(ctx context.Context) (*tables, error) {
+	var t tables
+	var err error
+	if t.roots, err = list[OpenvSwitch](ctx, c); err != nil {
+		return nil, err
+	}
+	if t.bridges, err = list[BridgeRow](ctx, c); err != nil {
+		return nil, err
+	}
+	if t.ports, err = list[PortRow](ctx, c); err != nil {
+		return nil, err
+	}
+	if t.ifaces, err = list[InterfaceRow](ctx, c); err != nil {
+		return nil, err
+	}
+	if t.mirrors, err = list[MirrorRow](ctx, c); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
 // Read takes a snapshot of the database through c.
 func (c *Client) Read(ctx context.Context) (*State, error) {
-	roots, err := list[OpenvSwitch](ctx, c)
+	t, err := c.tables(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(roots) == 0 {
+	if len(t.roots) == 0 {
 		return nil, fmt.Errorf("OVSDB %s: the Open_vSwitch table is empty (run ovs-vsctl init)", c.db)
 	}
-	bridges, err := list[BridgeRow](ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	ports, err := list[PortRow](ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	ifaces, err := list[InterfaceRow](ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	mirrors, err := list[MirrorRow](ctx, c)
-	if err != nil {
-		return nil, err
-	}
-	return assemble(roots[0], bridges, ports, ifaces, mirrors), nil
+	return assemble(t.roots[0], t.bridges, t.ports, t.ifaces, t.mirrors), nil
 }
 
 func deref(s *string) string {
