@@ -150,13 +150,20 @@ func (w *writer) tree(h *Host) {
 		w.file("sys/firmware/acpi/tables/IVRS", ivrs())
 	}
 	for _, u := range h.IOMMUUnits {
-		w.dir("sys/devices/virtual/iommu/" + u)
+		// As the kernel shows a unit: its attributes (git keeps no empty directories either).
+		if strings.HasPrefix(u, "ivhd") {
+			w.file("sys/devices/virtual/iommu/"+u+"/amd-iommu/cap", "0x00190000\n")
+		} else {
+			w.file("sys/devices/virtual/iommu/"+u+"/intel-iommu/version", "1:0\n")
+		}
 		w.link("sys/class/iommu/"+u, "sys/devices/virtual/iommu/"+u)
 	}
 	w.dir("sys/bus/pci/devices")
 	w.dir("sys/bus/pci/drivers")
 	if h.VFIO {
-		w.dir("sys/bus/pci/drivers/vfio-pci")
+		for _, f := range []string{"bind", "unbind", "new_id", "remove_id", "uevent"} {
+			w.file("sys/bus/pci/drivers/vfio-pci/"+f, "")
+		}
 		w.file("sys/module/vfio_pci/initstate", "live\n")
 		w.file("sys/module/vfio_pci/refcnt", "0\n")
 		yn := "N"
