@@ -51,7 +51,11 @@ func compareTrees(t *testing.T, got, want string) {
 			if err != nil || a != b {
 				t.Errorf("%s: link %q, committed %q (%v); run go run ./internal/testhost/gen", w, a, b, err)
 			}
-		case !d.IsDir():
+		case d.IsDir():
+			if ents, _ := os.ReadDir(p); len(ents) == 0 {
+				t.Errorf("%s is an empty directory: git does not keep those, so a clone would lack it", p)
+			}
+		default:
 			a, _ := os.ReadFile(p)
 			b, err := os.ReadFile(w)
 			if err != nil || !bytes.Equal(a, b) {
