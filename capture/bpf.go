@@ -52,12 +52,11 @@ func needsShift(n node) bool {
 // An op is an instruction whose conditional or unconditional jump targets are labels until
 // resolve turns them into skips.
 type op struct {
-	ins      bpf.Instruction
-	jt, jf   int // labels for JumpIf (jf may be -1: fall through)
-	ja       int // label for Jump
-	isLabel  bool
-	labelID  int
-	hasJumps bool
+	ins     bpf.Instruction
+	jt, jf  int // labels for JumpIf (jf may be -1: fall through)
+	ja      int // label for Jump
+	isLabel bool
+	labelID int
 }
 
 type gen struct {
@@ -70,13 +69,13 @@ func (g *gen) label() int             { g.labels++; return g.labels }
 func (g *gen) mark(l int)             { g.ops = append(g.ops, op{isLabel: true, labelID: l}) }
 func (g *gen) emit(i bpf.Instruction) { g.ops = append(g.ops, op{ins: i, jt: -1, jf: -1, ja: -1}) }
 func (g *gen) jeq(v uint32, t, f int) {
-	g.ops = append(g.ops, op{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: v}, jt: t, jf: f, ja: -1, hasJumps: true})
+	g.ops = append(g.ops, op{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: v}, jt: t, jf: f, ja: -1})
 }
 func (g *gen) jgt(v uint32, t, f int) {
-	g.ops = append(g.ops, op{ins: bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: v}, jt: t, jf: f, ja: -1, hasJumps: true})
+	g.ops = append(g.ops, op{ins: bpf.JumpIf{Cond: bpf.JumpGreaterThan, Val: v}, jt: t, jf: f, ja: -1})
 }
 func (g *gen) jump(l int) {
-	g.ops = append(g.ops, op{ins: bpf.Jump{}, jt: -1, jf: -1, ja: l, hasJumps: true})
+	g.ops = append(g.ops, op{ins: bpf.Jump{}, jt: -1, jf: -1, ja: l})
 }
 
 // shiftPrologue sets X to the room the first VLAN tag takes in the frame, as libpcap does: 0

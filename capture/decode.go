@@ -37,7 +37,7 @@ func Line(b []byte, wireLen int) string {
 	et := binary.BigEndian.Uint16(b[12:14])
 	if et <= 1500 {
 		fmt.Fprintf(&s, "802.3, length %d: ", et)
-		llc(&s, b[14:min(14+int(et), len(b))], false)
+		llc(&s, b[14:min(14+int(et), len(b))])
 		return s.String()
 	}
 	fmt.Fprintf(&s, "ethertype %s (0x%04x), length %d: ", EtherName(et), et, wireLen)
@@ -56,16 +56,16 @@ func Line(b []byte, wireLen int) string {
 		rest = rest[4:]
 		if et <= 1500 {
 			s.WriteString("802.3")
-			llc(&s, rest[:min(int(et), len(rest))], true)
+			llc(&s, rest[:min(int(et), len(rest))])
 			return s.String()
 		}
 		fmt.Fprintf(&s, "ethertype %s (0x%04x), ", EtherName(et), et)
 	}
-	payload(&s, et, rest, wireLen)
+	payload(&s, et, rest)
 	return s.String()
 }
 
-func payload(s *strings.Builder, et uint16, b []byte, wireLen int) {
+func payload(s *strings.Builder, et uint16, b []byte) {
 	switch et {
 	case 0x0800:
 		ipv4(s, b)
@@ -81,7 +81,7 @@ func payload(s *strings.Builder, et uint16, b []byte, wireLen int) {
 }
 
 // llc decodes an 802.2 LLC header and what follows (STP, or SNAP with PVST+).
-func llc(s *strings.Builder, b []byte, _ bool) {
+func llc(s *strings.Builder, b []byte) {
 	s.WriteString("LLC, ")
 	if len(b) < 3 {
 		s.WriteString("[|llc]")

@@ -44,8 +44,8 @@ func devPath(f *Facts, d *pci.Device, file string) string {
 	return f.Root.Path("sys/bus/pci/devices/" + d.Address.String() + "/" + file)
 }
 
-// bindRemedy returns the commands that hand d to vfio-pci.
-func bindRemedy(d *pci.Device) []string {
+// BindRemedy returns the commands that hand d to vfio-pci.
+func BindRemedy(d *pci.Device) []string {
 	a := d.Address.String()
 	var out []string
 	for _, ifc := range d.Interfaces {
@@ -77,7 +77,7 @@ func deviceDriver(f *Facts, d *pci.Device) Finding {
 	case d.Driver == "":
 		fd.Severity, fd.Summary = Warn, "not bound to any driver"
 		fd.Explanation = "DPDK can only use the device once a user-space driver (vfio-pci) owns it."
-		fd.Remedy = bindRemedy(d)
+		fd.Remedy = BindRemedy(d)
 	default:
 		fd.Severity = Warn
 		fd.Summary = "on the kernel driver " + d.Driver + ": not bound for DPDK yet"
@@ -90,14 +90,14 @@ func deviceDriver(f *Facts, d *pci.Device) Finding {
 		fd.Explanation = "While " + d.Driver + " owns the device the kernel uses it as an ordinary network interface, and " +
 			"a DPDK port on it fails with \"Error attaching device\". Bind it to vfio-pci to give it to DPDK (this takes the " +
 			"interface away from the kernel: make sure nothing, such as your SSH session, runs over it)."
-		fd.Remedy = bindRemedy(d)
+		fd.Remedy = BindRemedy(d)
 	}
 	return fd
 }
 
-// viableDriver reports whether a device bound to drv leaves an IOMMU group usable by VFIO, as
+// ViableDriver reports whether a device bound to drv leaves an IOMMU group usable by VFIO, as
 // the kernel's vfio_dev_driver_allowed does: vfio-pci, no driver, pci-stub or pcieport.
-func viableDriver(drv string) bool {
+func ViableDriver(drv string) bool {
 	return drv == "" || drv == "vfio-pci" || drv == "pci-stub" || drv == "pcieport"
 }
 
@@ -126,7 +126,7 @@ func deviceGroup(f *Facts, d *pci.Device) Finding {
 		others.WriteString(" (")
 		others.WriteString(orNone(m.Driver))
 		others.WriteString(")")
-		if !viableDriver(m.Driver) && !m.Config.IsBridge() {
+		if !ViableDriver(m.Driver) && !m.Config.IsBridge() {
 			blockers = append(blockers, m.Address.String()+" on "+m.Driver)
 		}
 	}
@@ -154,8 +154,8 @@ func deviceGroup(f *Facts, d *pci.Device) Finding {
 		"devices in IOMMU group bound to VFIO or unbound\". Bind the other members too, or move the card to a slot whose " +
 		"root port supports ACS so it gets a group of its own."
 	for _, m := range f.Devices.Group(d.IOMMUGroup) {
-		if m != d && !viableDriver(m.Driver) && !m.Config.IsBridge() {
-			fd.Remedy = append(fd.Remedy, bindRemedy(m)...)
+		if m != d && !ViableDriver(m.Driver) && !m.Config.IsBridge() {
+			fd.Remedy = append(fd.Remedy, BindRemedy(m)...)
 		}
 	}
 	return fd

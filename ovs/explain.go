@@ -17,6 +17,9 @@ type Explanation struct {
 	Cause  string   `json:"cause"`  // the root cause, in a sentence
 	Detail string   `json:"detail"` // why, for a newcomer
 	Remedy []string `json:"remedy"`
+	// HostReady is set when the host's facts show nothing that stops the device (vfio-pci,
+	// viable group, no RMRR, huge pages): the cause lies elsewhere.
+	HostReady bool `json:"host_ready,omitempty"`
 }
 
 var (
@@ -135,7 +138,7 @@ func explainAttach(e *Explanation, devargs, reason string, f *check.Facts) {
 			e.Cause += " (kernel interface " + strings.Join(d.Interfaces, ", ") + ")"
 		}
 		e.Detail = "DPDK can only attach a device that a user-space driver owns; while a kernel driver has it, EAL skips it."
-		e.Remedy = bindCommands(d)
+		e.Remedy = check.BindRemedy(d)
 	case d.IOMMUGroup < 0 && d.Driver == "vfio-pci" && !f.IOMMU.NoIOMMU:
 		e.Cause = fmt.Sprintf("%s has no IOMMU group: the IOMMU is off (%s)", a, iommuWhy(f))
 		e.Detail = "vfio-pci needs the IOMMU to hand the device to user space."
@@ -149,6 +152,7 @@ func explainAttach(e *Explanation, devargs, reason string, f *check.Facts) {
 		e.Detail = "DPDK allocates the port's memory on its own node."
 		e.Remedy = []string{fmt.Sprintf("echo 1024 > /sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages", d.NUMANode)}
 	default:
+		e.HostReady = true
 		e.Cause = fmt.Sprintf("DPDK could not attach %s although the host looks ready for it (vfio-pci, viable group, no RMRR)", a)
 		e.Detail = "Look at the EAL lines in ovs-vswitchd's log; common causes are a DPDK build without the NIC's driver, or the device in use by another DPDK process."
 	}
@@ -171,7 +175,7 @@ func hasEvent(f *check.Facts, a pci.Address, kinds ...kmsg.Kind) bool {
 func groupBlockers(f *check.Facts, d *pci.Device) string {
 	var out []string
 	for _, m := range f.Devices.Group(d.IOMMUGroup) {
-		if m != d && !m.Config.IsBridge() && m.Driver != "" && m.Driver != "vfio-pci" && m.Driver != "pci-stub" && m.Driver != "pcieport" {
+		if m != d && !m.Config.IsBridge() && !check.ViableDriver(m.Driver) {
 			out = append(out, m.Address.String()+" on "+m.Driver)
 		}
 	}
@@ -198,15 +202,6 @@ func iommuWhy(f *check.Facts) string {
 		return "off in firmware"
 	}
 	return "off in the kernel"
-}
-
-func bindCommands(d *pci.Device) []string {
-	a := d.Address.String()
-	var out []string
-	for _, i := range d.Interfaces {
-		out = append(out, "ip link set "+i+" down")
-	}
-	return append(out, "modprobe vfio-pci", "dpdk-devbind.py --bind=vfio-pci "+a)
 }
 
 func orNone(s string) string {

@@ -134,3 +134,17 @@ func FuzzCPUList(f *testing.F) {
 		}
 	})
 }
+
+// TestPreflight: a device the host has ready passes; a locked one is refused with the cause.
+func TestPreflight(t *testing.T) {
+	st := &State{DPDKInitialized: true}
+	if e := Preflight(st, "0000:02:00.0", facts(t, "usb-only-rmrr")); e != nil {
+		t.Errorf("a ready device is refused: %+v", e)
+	}
+	if e := Preflight(st, "0000:03:00.0", facts(t, "dl360e-gen8")); e == nil || e.HostReady || !strings.Contains(e.Cause, "RMRR-locked") {
+		t.Errorf("an RMRR-locked device passes preflight: %+v", e)
+	}
+	if e := Preflight(st, "net_af_packet0,iface=x", facts(t, "usb-only-rmrr")); e != nil {
+		t.Errorf("a vdev has nothing to check beforehand: %+v", e)
+	}
+}

@@ -48,7 +48,7 @@ func Preflight(st *State, devargs string, f *check.Facts) *Explanation {
 	}
 	probe.Error = "Error attaching device '" + devargs + "' to DPDK"
 	e := Explain(st, nil, probe, f)
-	if strings.Contains(e.Cause, "looks ready") {
+	if e.HostReady {
 		return nil
 	}
 	return e
