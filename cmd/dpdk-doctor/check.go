@@ -33,6 +33,19 @@ func (g *globals) hostRoot() (host.Root, error) {
 	return host.Live(), nil
 }
 
+// liveOnly refuses a state change when the flags name another machine (the demo or a captured
+// tree): what such a command would change is this machine, not the one described. action says
+// what was refused, for the message ("remove an OVS port").
+func (g *globals) liveOnly(action string) error {
+	switch {
+	case g.demo:
+		return usageErr("refusing to %s with --demo: the demo describes another machine, and the change would be made to this one (drop --demo, or leave out --apply for a dry run)", action)
+	case g.root != "":
+		return usageErr("refusing to %s with --root %s: the tree describes another machine, and the change would be made to this one (drop --root, or leave out --apply for a dry run)", action, g.root)
+	}
+	return nil
+}
+
 func parseAddresses(args []string) ([]pci.Address, error) {
 	var out []pci.Address
 	for _, a := range args {

@@ -23,6 +23,9 @@ const (
 	baseDir      = "/tmp/dpdk-doctor-ovstest"
 	hugeNr       = "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
 	hugeFree     = "/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages"
+	// lockFile serializes OVS-DPDK instances machine-wide: there are huge pages and cores for
+	// one at a time, and test binaries of different packages (or checkouts) run in parallel.
+	lockFile = "/tmp/dpdk-doctor-ovstest.lock"
 )
 
 // Instance is a running private OVS.
@@ -31,6 +34,7 @@ type Instance struct {
 	DB  string // "unix:DIR/db.sock"
 
 	env       []string
+	lock      *os.File // flock on lockFile, held from Start to Stop
 	hugeSaved string // nr_hugepages before Start raised it, "" when untouched
 	switchd   bool   // ovs-vswitchd runs: it makes the tap devices Stop removes
 }
@@ -43,22 +47,38 @@ type Options struct {
 // Start installs Open vSwitch with DPDK when it is missing (Debian, as root), reserves huge
 // pages, and starts a private instance. Call Stop when done, whatever happens.
 func Start(o Options) (*Instance, error) {
+	lock, err := os.OpenFile(lockFile, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	// Wait for another checkout's or package's instance to stop; the kernel drops the lock
+	// when a test process dies.
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("locking %s: %w", lockFile, err)
+	}
+	unlock := func() { lock.Close() }
 	Sweep()
 	if err := ensureInstalled(); err != nil {
+		unlock()
 		return nil, err
 	}
 	if err := os.MkdirAll(baseDir, 0o755); err != nil {
+		unlock()
 		return nil, err
 	}
 	dir, err := os.MkdirTemp(baseDir, "ovs-")
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	// The owner's pid lets Sweep tell a live instance from one a killed test run left.
 	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		os.RemoveAll(dir)
+		unlock()
 		return nil, err
 	}
-	in := &Instance{Dir: dir, DB: "unix:" + filepath.Join(dir, "db.sock")}
+	in := &Instance{Dir: dir, DB: "unix:" + filepath.Join(dir, "db.sock"), lock: lock}
 	for _, k := range []string{"OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR"} {
 		in.env = append(in.env, k+"="+dir)
 	}
@@ -140,7 +160,12 @@ func (in *Instance) Stop() error {
 	if in.hugeSaved != "" {
 		os.WriteFile(hugeNr, []byte(in.hugeSaved), 0o644)
 	}
-	return os.RemoveAll(in.Dir)
+	err := os.RemoveAll(in.Dir)
+	if in.lock != nil {
+		in.lock.Close()
+		in.lock = nil
+	}
+	return err
 }
 
 // Sweep stops what killed test runs left: the instance directories under the base directory
