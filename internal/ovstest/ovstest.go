@@ -35,8 +35,8 @@ type Instance struct {
 
 	env       []string
 	lock      *os.File // flock on lockFile, held from Start to Stop
-	hugeSaved string // nr_hugepages before Start raised it, "" when untouched
-	switchd   bool   // ovs-vswitchd runs: it makes the tap devices Stop removes
+	hugeSaved string   // nr_hugepages before Start raised it, "" when untouched
+	switchd   bool     // ovs-vswitchd runs: it makes the tap devices Stop removes
 }
 
 // Options choose what Start runs.
