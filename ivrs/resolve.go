@@ -102,8 +102,9 @@ func (t *Table) LastID(seg uint16) (last uint16, ok bool) {
 
 // Coverage is one IVMD that covers a device.
 type Coverage struct {
-	IVMD Block
-	Kind Kind
+	IVMD  Block
+	Index int // the IVMD's place in Table.Blocks
+	Kind  Kind
 	// For ByAlias: the ID the device's requests carry, and the host's device at that ID (nil
 	// when none is present).
 	Alias       uint16
@@ -216,7 +217,6 @@ func Judge(t *Table, ds *pci.Devices) map[pci.Address]Verdict {
 			ivhds = append(ivhds, served{b, b.IDRanges()})
 		}
 	}
-	ivmds := t.IVMDs()
 	for _, d := range ds.List {
 		id := ID(d.Address.Bus, d.Address.Device, d.Address.Function)
 		var v Verdict
@@ -240,17 +240,20 @@ func Judge(t *Table, ds *pci.Devices) map[pci.Address]Verdict {
 			continue
 		}
 		last, _ := t.LastID(d.Address.Segment)
-		for _, m := range ivmds {
-			if m.Segment != d.Address.Segment {
+		for i, m := range t.Blocks {
+			if !m.IsIVMD() || m.Segment != d.Address.Segment {
 				continue
 			}
 			if k, ok := reaches(m, id, last); ok {
-				v.Covers = append(v.Covers, cover(m, k))
+				c := cover(m, k)
+				c.Index = i
+				v.Covers = append(v.Covers, c)
 				continue
 			}
 			if v.HasAlias {
 				if _, ok := reaches(m, v.Alias, last); ok {
 					c := cover(m, ByAlias)
+					c.Index = i
 					c.Alias = v.Alias
 					c.AliasDevice = ds.OnBus(d.Address.Segment, uint8(v.Alias>>8), uint8(v.Alias>>3&0x1f), uint8(v.Alias&7))
 					if a := c.AliasDevice; a != nil {
