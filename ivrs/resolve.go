@@ -217,6 +217,7 @@ func Judge(t *Table, ds *pci.Devices) map[pci.Address]Verdict {
 			ivhds = append(ivhds, served{b, b.IDRanges()})
 		}
 	}
+	lastIDs := map[uint16]uint16{}
 	for _, d := range ds.List {
 		id := ID(d.Address.Bus, d.Address.Device, d.Address.Function)
 		var v Verdict
@@ -239,7 +240,11 @@ func Judge(t *Table, ds *pci.Devices) map[pci.Address]Verdict {
 			out[d.Address] = v
 			continue
 		}
-		last, _ := t.LastID(d.Address.Segment)
+		last, ok := lastIDs[d.Address.Segment]
+		if !ok {
+			last, _ = t.LastID(d.Address.Segment)
+			lastIDs[d.Address.Segment] = last
+		}
 		for i, m := range t.Blocks {
 			if !m.IsIVMD() || m.Segment != d.Address.Segment {
 				continue
