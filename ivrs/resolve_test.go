@@ -183,3 +183,26 @@ func TestJudgeRealTable(t *testing.T) {
 		t.Errorf("10:00.0: %+v", got)
 	}
 }
+
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "proc"), 0o755)
+	r, err := host.Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab, err := ivrs.Read(r); tab != nil || err != nil {
+		t.Errorf("no table: %v, %v", tab, err)
+	}
+	p := filepath.Join(dir, filepath.FromSlash(ivrs.TablePath))
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, []byte("IVRS short"), 0o644)
+	if _, err := ivrs.Read(r); err == nil || !strings.Contains(err.Error(), "/sys/firmware/acpi/tables/IVRS: IVRS: table is 10 bytes") {
+		t.Errorf("bad table: %v", err)
+	}
+	raw, _ := os.ReadFile("../testdata/fixtures/ivrs/asus-zenbook-s16-um5606wa.ivrs.bin")
+	os.WriteFile(p, raw, 0o644)
+	if tab, err := ivrs.Read(r); err != nil || len(tab.IVMDs()) != 2 {
+		t.Errorf("real table: %v", err)
+	}
+}
