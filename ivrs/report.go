@@ -16,7 +16,7 @@ type Report struct {
 	OEMTableID    string          `json:"oem_table_id"`
 	Revision      uint8           `json:"revision"`
 	IVinfo        string          `json:"ivinfo"`
-	IVHDType      string          `json:"ivhd_type"` // the IVHD type the kernel reads the table by
+	IVHDType      string          `json:"ivhd_type"` // the IVHD type the kernel reads the table by, "" when none
 	KernelRelease string          `json:"kernel_release"`
 	IOMMUs        []ReportIOMMU   `json:"iommus"`
 	IVMD          []ReportIVMD    `json:"ivmd"`
@@ -88,8 +88,12 @@ func hex(v uint64) string { return fmt.Sprintf("%#x", v) }
 // may be nil.
 func NewReport(t *Table, ds *pci.Devices, name func(*pci.Device) string, kernelRelease string) *Report {
 	eff := t.EffectiveIVHDType()
+	effName := hex(uint64(eff))
+	if len(t.IVHDs()) == 0 {
+		effName = ""
+	}
 	r := &Report{OEMID: Trim(t.OEMID), OEMTableID: Trim(t.OEMTableID), Revision: t.Revision, IVinfo: hex(uint64(t.IVinfo)),
-		IVHDType: hex(uint64(eff)), KernelRelease: kernelRelease,
+		IVHDType: effName, KernelRelease: kernelRelease,
 		IOMMUs: []ReportIOMMU{}, IVMD: []ReportIVMD{}, Unknown: []ReportUnknown{}, Warnings: append([]string{}, t.Warnings...)}
 	verdicts := map[pci.Address]Verdict{}
 	if ds != nil {
@@ -155,8 +159,13 @@ func NewReport(t *Table, ds *pci.Devices, name func(*pci.Device) string, kernelR
 // WriteText prints the report for a person.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "IVRS %s %s: revision %d, IVinfo %s, %d IOMMU definitions (the kernel reads type %s)\n",
-		r.OEMID, r.OEMTableID, r.Revision, r.IVinfo, len(r.IOMMUs), strings.TrimPrefix(r.IVHDType, "0x")+"h")
+	if r.IVHDType == "" {
+		fmt.Fprintf(&b, "IVRS %s %s: revision %d, IVinfo %s, no IOMMU definition (the kernel finds no IOMMU in it)\n",
+			r.OEMID, r.OEMTableID, r.Revision, r.IVinfo)
+	} else {
+		fmt.Fprintf(&b, "IVRS %s %s: revision %d, IVinfo %s, %d IOMMU definitions (the kernel reads type %s)\n",
+			r.OEMID, r.OEMTableID, r.Revision, r.IVinfo, len(r.IOMMUs), strings.TrimPrefix(r.IVHDType, "0x")+"h")
+	}
 	for _, m := range r.IOMMUs {
 		if m.Read {
 			fmt.Fprintf(&b, "  IOMMU %s  segment %04x  registers %s\n", m.Device, m.Segment, m.Base)
