@@ -227,3 +227,29 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("IVRS @ 0x0\n    0000: 49 56 52 53 30 00 00 00 01 00\n"))
 	f.Fuzz(func(t *testing.T, b []byte) { Decode(b) })
 }
+
+// TestLabTable checks the lab's table byte for byte where QEMU and the kernel look: header
+// identity, the IVHD 10h for 00:02.0 at 0xfed80000, the select-all and IOAPIC entries, the IVMD.
+func TestLabTable(t *testing.T) {
+	b, err := LabTable(2, IVMD(TypeIVMDDevice, ID(1, 0, 0), 0, 0x7f000000, 0x10000, false)).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != 48+24+4+8+32 || string(b[0:4]) != "IVRS" || string(b[10:24]) != "BOCHS BXPC    " || b[24] != 2 || b[8] != 1 {
+		t.Fatalf("header: % x", b[:48])
+	}
+	var sum byte
+	for _, c := range b {
+		sum += c
+	}
+	if sum != 0 {
+		t.Error("checksum")
+	}
+	want := "10 d1 24 00 10 00 40 00 00 00 d8 fe 00 00 00 00 00 00 00 00 00 00 00 00" + // IVHD 10h
+		" 01 00 00 00" + // select all
+		" 48 00 00 00 00 a0 00 01" + // IOAPIC 0 is 00:14.0
+		" 21 07 20 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00 00 7f 00 00 00 00 00 00 01 00 00 00 00 00" // IVMD 21h 01:00.0
+	if got := fmt.Sprintf("% x", b[48:]); got != want {
+		t.Errorf("blocks:\n got %s\nwant %s", got, want)
+	}
+}

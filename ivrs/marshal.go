@@ -154,17 +154,19 @@ func IVMD(typ uint8, first, last uint16, start, length uint64, exclusion bool) B
 // LabTable returns the IVRS the lab hands to a QEMU guest with `-device amd-iommu` by ACPI
 // table upgrade: QEMU's own IVRS is built before the firmware numbers the buses, so its device
 // ranges miss devices behind root ports. It has one IVHD 10h for QEMU's IOMMU (device 00:02.0,
-// capability at 0x40, registers at 0xfed80000) holding a select-all device entry and the IOAPIC
-// special entry (IOAPIC ID 0, device 00:14.0), then the given IVMDs. The OEM ID and table ID
-// are QEMU's ("BOCHS ", "BXPC    ") and the OEM revision is oemRevision, which must be higher
-// than that of the table it replaces for the kernel to take it.
+// capability at 0x40, registers at 0xfed80000, QEMU's flags HtTunEn, IotlbSup, PrefSup, PPRSup)
+// holding a select-all device entry and the IOAPIC special entry (IOAPIC ID 0, device 00:14.0),
+// then the given IVMDs. Header fields are QEMU's (build_amd_iommu: revision 1, PASize 40, the
+// machine's OEM ID "BOCHS " and table ID "BXPC    "), and the OEM revision is oemRevision, to
+// be set higher than that of the table it replaces. With only an IVHD 10h in the table, the
+// kernel reads that type (EffectiveIVHDType).
 func LabTable(oemRevision uint32, ivmds ...Block) *Table {
 	t := &Table{
-		Revision: 2, OEMID: "BOCHS ", OEMTableID: "BXPC    ", OEMRevision: oemRevision,
+		Revision: 1, OEMID: "BOCHS ", OEMTableID: "BXPC    ", OEMRevision: oemRevision,
 		CreatorID: "DPDD", CreatorRevision: 1,
-		IVinfo: 64<<15 | 48<<8, // VAsize 64, PAsize 48
+		IVinfo: 40 << 8, // PASize 40
 		Blocks: []Block{{
-			Type: TypeIVHD10, Flags: 0x30, // Coherent, IotlbSup
+			Type: TypeIVHD10, Flags: 0xd1, // HtTunEn, IotlbSup, PrefSup, PPRSup
 			DeviceID: ID(0, 2, 0), CapOffset: 0x40, Base: 0xfed80000,
 			Entries: []Entry{
 				{Type: EntryAll},

@@ -61,7 +61,7 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"IVRS BOCHS BXPC: revision 2, IVinfo 0x203000, 2 IOMMU definitions (the kernel reads type 11h)",
+		"IVRS BOCHS BXPC: revision 1, IVinfo 0x2800, 2 IOMMU definitions (the kernel reads type 11h)",
 		"IVMD 2 (22h)  segment 0000  devices 02:00.0 to 02:00.0  0x7f100800-0x7f1008ff  (exclusion)",
 		"the kernel reserves 0x7f101000-0x7f101fff as a direct (1:1) region",
 		"-> 0000:03:00.0  NIC 0000:03:00.0  (its requests carry 00:03.1)  REFUSED to VFIO by 6.12.0-1-amd64",
