@@ -340,7 +340,9 @@ func (t *Table) IVHDs() []Block {
 	return out
 }
 
-// Unknown returns the blocks of types this package does not decode (Lenovo's 51h, for one).
+// Unknown returns the blocks of types this package does not decode (Lenovo's 51h, for one). The
+// kernel skips them too: init_memory_definitions hands any block with a unity or exclusion flag
+// to init_unity_map_range, whose switch ignores types other than 20h, 21h and 22h.
 func (t *Table) Unknown() []Block {
 	var out []Block
 	for _, b := range t.Blocks {
