@@ -6,10 +6,11 @@ import (
 	"io/fs"
 
 	"github.com/dpdk-doctor/dpdk-doctor/host"
+	"github.com/dpdk-doctor/dpdk-doctor/iommu"
 )
 
 // TablePath is where Linux shows the firmware's IVRS table, relative to the host's root.
-const TablePath = "sys/firmware/acpi/tables/IVRS"
+const TablePath = iommu.IVRSTable
 
 // Read reads and decodes the host's IVRS table. It returns nil and no error when the host has
 // none (not an AMD machine, or the IOMMU is off in firmware); an unreadable or undecodable table
