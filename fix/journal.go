@@ -118,7 +118,9 @@ func newestBackup(dir string) string {
 	if len(fs) == 0 {
 		return ""
 	}
-	sort.Slice(fs, func(i, j int) bool { return fs[i].mod.After(fs[j].mod) || fs[i].mod.Equal(fs[j].mod) && fs[i].name > fs[j].name })
+	sort.Slice(fs, func(i, j int) bool {
+		return fs[i].mod.After(fs[j].mod) || fs[i].mod.Equal(fs[j].mod) && fs[i].name > fs[j].name
+	})
 	return fs[0].name
 }
 
