@@ -90,16 +90,16 @@ func readJournal(dir string) (*Journal, error) {
 
 // damagedJournal is the error for a journal that cannot be read: what happened, and the ways out.
 func damagedJournal(dir, path string, cause error) error {
-	msg := fmt.Sprintf("%v: %s: %v.\n"+
+	msg := fmt.Sprintf("%s: %v.\n"+
 		"An earlier `dpdk-doctor fix rmrr --apply` was interrupted after it wrote this journal, and dpdk-doctor cannot tell what it loaded, "+
-		"so it changes nothing until this is settled. Nothing was changed now. The ways out:\n", ErrJournal, path, cause)
+		"so it changes nothing until this is settled. Nothing was changed now. The ways out:\n", path, cause)
 	if bk := newestBackup(dir); bk != "" {
 		msg += fmt.Sprintf("  - undo the interrupted change: dpdk-doctor fix rmrr --rollback %s --apply  (the newest backup; that also removes the journal)\n", shellJoin([]string{bk}))
 	} else {
 		msg += fmt.Sprintf("  - undo the interrupted change with the backup it made (rmrds-backup-*.dat in %s): dpdk-doctor fix rmrr --rollback BACKUP --apply\n", dir)
 	}
 	msg += fmt.Sprintf("  - or, after checking the BIOS settings yourself (conrep -s -x conrep_rmrds.xml -f now.dat), remove the journal: rm %s", shellJoin([]string{path}))
-	return errors.New(msg)
+	return fmt.Errorf("%w: %s", ErrJournal, msg)
 }
 
 // newestBackup returns the newest rmrds-backup-*.dat of dir by modification time, "" when none.
