@@ -332,6 +332,7 @@ func xmlHowTo(given, state string) string {
 		head = fmt.Sprintf("the conrep definitions file %s does not exist", given)
 	}
 	return head + `. Get it from HPE (advisory c04781229) into the state directory (which must be root's):
+    mkdir -p -m 0700 ` + shellJoin([]string{state}) + `
     wget -O ` + shellJoin([]string{filepath.Join(state, "conrep_rmrds.xml")}) + ` https://downloads.hpe.com/pub/softlib2/software1/pubsw-linux/p1472592088/v95853/conrep_rmrds.xml
   then run this again (or pass --xml PATH).`
 }
