@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -119,9 +120,14 @@ func newFix(g *globals) *cobra.Command {
 func shellQuote(args []string) string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		if a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") == "" {
+		switch {
+		case a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") == "":
 			out[i] = a
-		} else {
+		case strings.IndexFunc(a, func(r rune) bool { return !strconv.IsPrint(r) }) >= 0:
+			// Control characters are printed escaped, in bash's $'...' form.
+			q := strconv.Quote(a)
+			out[i] = "$'" + strings.ReplaceAll(q[1:len(q)-1], "'", `\'`) + "'"
+		default:
 			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 		}
 	}
