@@ -33,6 +33,10 @@ const maxJournal = 64 << 10
 // ErrJournal is wrapped by the error about a journal that exists but cannot be read.
 var ErrJournal = errors.New("the journal of an interrupted run cannot be read")
 
+// ErrStateUnreadable is wrapped when the state directory cannot be read (not root), so whether
+// an interrupted run is pending cannot be told.
+var ErrStateUnreadable = errors.New("cannot look for an interrupted run")
+
 // decodeJournal reads a journal and checks it names what a journal must: an absolute backup
 // path and at least one valid slot.
 func decodeJournal(b []byte) (*Journal, error) {
@@ -74,6 +78,9 @@ func readJournal(dir string) (*Journal, error) {
 	b, err := readBounded(path, maxJournal+1)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
+	}
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("%w: %v: run as root (the state directory is root's)", ErrStateUnreadable, err)
 	}
 	if err == nil {
 		var j *Journal
@@ -128,6 +135,12 @@ func clearJournal(dir string) error { return removeSynced(filepath.Join(dir, jou
 
 // readBounded reads at most limit bytes of a regular file.
 func readBounded(path string, limit int64) ([]byte, error) {
+	// Checked before opening too: opening a FIFO would wait for a writer.
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -56,6 +56,7 @@ type RMRRPlan struct {
 	Pending   *Journal
 	out       io.Writer
 	now       func() time.Time
+	opts      RMRROptions
 }
 
 // Errors PlanRMRR wraps, so that callers can tell bad input from a remedy that does not fit.
@@ -75,7 +76,7 @@ var (
 // or its XML is missing, saying how to get them, and when an interrupted run left a journal that
 // cannot be read, saying the way out.
 func PlanRMRR(f *check.Facts, o RMRROptions) (*RMRRPlan, error) {
-	p := &RMRRPlan{Devices: map[string][]string{}, StateDir: o.StateDir, out: o.Out, now: o.Now}
+	p := &RMRRPlan{Devices: map[string][]string{}, StateDir: o.StateDir, out: o.Out, now: o.Now, opts: o}
 	if p.StateDir == "" {
 		p.StateDir = DefaultStateDir
 	}
@@ -119,6 +120,9 @@ func PlanRMRR(f *check.Facts, o RMRROptions) (*RMRRPlan, error) {
 		}
 	}
 	j, err := readJournal(p.StateDir)
+	if errors.Is(err, ErrStateUnreadable) && len(todo) == 0 {
+		err = nil // nothing is asked of the state directory
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -418,6 +422,14 @@ func (p *RMRRPlan) Apply(ctx context.Context) error {
 		p.say("note: %s", n)
 	}
 	slots := p.newSlots()
+	if p.Runner.Path == "" && (p.Pending != nil || len(slots) > 0) {
+		// The plan had nothing to do, but a run interrupted since left a journal.
+		r, source, _, err := findTools(p.opts, p.StateDir)
+		if err != nil {
+			return err
+		}
+		p.Runner, p.XMLSource = r, source
+	}
 	if p.Pending != nil {
 		if err := p.finishPending(ctx); err != nil {
 			if len(slots) > 0 {

@@ -57,6 +57,9 @@ type section struct {
 
 const version = "5.2.0.0"
 
+// lockFile holds the lock on the state for the life of the process.
+var lockFile *os.File
+
 func main() { os.Exit(run()) }
 
 func run() int {
@@ -91,6 +94,7 @@ func run() int {
 	}
 	if lf, err := os.OpenFile(statePath+".lock", os.O_RDWR|os.O_CREATE, 0o600); err == nil {
 		syscall.Flock(int(lf.Fd()), syscall.LOCK_EX) // released when the process exits
+		lockFile = lf                                // kept: a collected *os.File closes its fd
 	}
 	var st state
 	b, err := os.ReadFile(statePath)
