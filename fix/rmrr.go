@@ -65,6 +65,8 @@ var (
 	ErrNotApplicable = errors.New("the conrep fix does not apply")
 	// ErrNoDevice: a device named is not on the host (bad input).
 	ErrNoDevice = errors.New("no such PCI device")
+	// ErrBadBackup: the backup given to Rollback is missing, unreadable or refused (bad input).
+	ErrBadBackup = errors.New("backup")
 	// ErrCannotTell: whether a device is RMRR-locked cannot be told (no DMAR table).
 	ErrCannotTell = errors.New("cannot tell whether the device is RMRR-locked")
 )
@@ -738,7 +740,7 @@ func Rollback(ctx context.Context, o RMRROptions, hostPlatform, backup string, a
 		return fmt.Errorf("reading the current settings: %w (nothing was changed)", err)
 	}
 	if before.Platform != "" && before.Platform != want.Platform {
-		return fmt.Errorf("backup %s is of a %q, but conrep says this machine is a %q: refusing to load another platform's settings (nothing was changed)", backup, want.Platform, before.Platform)
+		return fmt.Errorf("%w %s is of a %q, but conrep says this machine is a %q: refusing to load another platform's settings (nothing was changed)", ErrBadBackup, backup, want.Platform, before.Platform)
 	}
 	if _, err := r.Load(context.WithoutCancel(ctx), backup); err != nil {
 		return fmt.Errorf("loading the backup: %w", err)
@@ -779,14 +781,14 @@ func Rollback(ctx context.Context, o RMRROptions, hostPlatform, backup string, a
 func readBackup(backup, hostPlatform string) (*conrep.Data, error) {
 	b, err := readBounded(backup, 16<<20)
 	if err != nil {
-		return nil, fmt.Errorf("backup %s: %w", backup, err)
+		return nil, fmt.Errorf("%w %s: %w", ErrBadBackup, backup, err)
 	}
 	want, err := conrep.ParseData(b)
 	if err != nil {
-		return nil, fmt.Errorf("backup %s: %w", backup, err)
+		return nil, fmt.Errorf("%w %s: %w", ErrBadBackup, backup, err)
 	}
 	if len(want.RMRDS()) == 0 {
-		return nil, fmt.Errorf("backup %s has no RMRDS_Slot sections", backup)
+		return nil, fmt.Errorf("%w %s has no RMRDS_Slot sections", ErrBadBackup, backup)
 	}
 	var other []string
 	for _, s := range want.Sections {
@@ -795,13 +797,13 @@ func readBackup(backup, hostPlatform string) (*conrep.Data, error) {
 		}
 	}
 	if len(other) > 0 {
-		return nil, fmt.Errorf("backup %s holds sections other than RMRDS_Slot<N> (%s): a rollback must never write other BIOS settings, so it is refused (nothing was changed)", backup, strings.Join(other, ", "))
+		return nil, fmt.Errorf("%w %s holds sections other than RMRDS_Slot<N> (%s): a rollback must never write other BIOS settings, so it is refused (nothing was changed)", ErrBadBackup, backup, strings.Join(other, ", "))
 	}
 	switch {
 	case want.Platform == "":
-		return nil, fmt.Errorf("backup %s does not say which platform it is from (no originating_platform): it is not a conrep save, refused (nothing was changed)", backup)
+		return nil, fmt.Errorf("%w %s does not say which platform it is from (no originating_platform): it is not a conrep save, refused (nothing was changed)", ErrBadBackup, backup)
 	case hostPlatform != "" && want.Platform != hostPlatform:
-		return nil, fmt.Errorf("backup %s is of a %q, but this host is a %q: refusing to load another platform's settings (nothing was changed)", backup, want.Platform, hostPlatform)
+		return nil, fmt.Errorf("%w %s is of a %q, but this host is a %q: refusing to load another platform's settings (nothing was changed)", ErrBadBackup, backup, want.Platform, hostPlatform)
 	}
 	return want, nil
 }

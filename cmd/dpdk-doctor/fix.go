@@ -51,7 +51,8 @@ func newFix(g *globals) *cobra.Command {
 			"With --apply: backs up the RMRDS settings, loads the exclusion, reads it back and verifies every slot; " +
 			"a reboot makes it take effect. --rollback BACKUP loads a backup back and verifies it.\n\n" +
 			"A device that is not RMRR-locked needs nothing (\"nothing to fix\", exit 0). A device not on the host is " +
-			"bad input (exit 2). A host without a readable DMAR table cannot be judged (exit 1). " +
+			"bad input (exit 2), and so is a BACKUP that is missing, not a conrep save, of another platform, or holds " +
+			"sections other than RMRDS_Slot<N> (a rollback never writes other BIOS settings). A host without a readable DMAR table cannot be judged (exit 1). " +
 			"--apply and --rollback --apply hold a lock on STATE-DIR/lock; a second run meanwhile names the holder " +
 			"(pid and command) and exits 1 without changing anything. A journal of an interrupted run that cannot be " +
 			"read stops every run (exit 1) with the ways out.",
@@ -73,7 +74,11 @@ func newFix(g *globals) *cobra.Command {
 				if err != nil {
 					return usageErr("--rollback %s: %v", rollback, err)
 				}
-				if err := fix.Rollback(ctx, o, platform.Read(r).Product, abs, apply); err != nil {
+				err = fix.Rollback(ctx, o, platform.Read(r).Product, abs, apply)
+				if errors.Is(err, fix.ErrBadBackup) {
+					return inputErr(err)
+				}
+				if err != nil {
 					return &exitError{1, err}
 				}
 				return nil

@@ -480,9 +480,10 @@ func TestFixRMRRRollbackChecks(t *testing.T) {
 	b := newBIOS(t, "ProLiant DL360e Gen8")
 	xml, _ := filepath.Abs("../../testdata/conrep/conrep_rmrds.xml")
 	mine := t.TempDir()
+	root, _ := filepath.Abs(tree("dl360e-gen8"))
 	state := filepath.Join(b.dir, "no", "state") // does not exist yet
 	args := func(backup string) []string {
-		return []string{"fix", "rmrr", "--conrep", conrepDouble, "--xml", xml, "--state-dir", state, "--rollback", backup, "--apply"}
+		return []string{"fix", "rmrr", "--root", root, "--conrep", conrepDouble, "--xml", xml, "--state-dir", state, "--rollback", backup, "--apply"}
 	}
 	runIn := func(dir string, a []string) (string, string, int) {
 		cmd := exec.Command(binary, a...)
@@ -499,18 +500,24 @@ func TestFixRMRRRollbackChecks(t *testing.T) {
 		}
 		return out.String(), errb.String(), 0
 	}
-	// This host is whatever the test machine is: the platform comes from conrep (the double).
 	writeBackup(t, mine, "other.dat", "ProLiant DL380p Gen8", nil)
 	writeBackup(t, mine, "extra.dat", "ProLiant DL360e Gen8", map[string]string{"Intel_VT_d": "Disabled"})
 	writeBackup(t, mine, "good.dat", "ProLiant DL360e Gen8", nil)
 	for _, c := range []struct{ file, want string }{
 		{"other.dat", "refusing to load another platform's settings"},
 		{"extra.dat", "holds sections other than RMRDS_Slot<N> (Intel_VT_d)"},
+		{"missing.dat", "no such file"},
 	} {
 		out, stderr, code := runIn(mine, args(c.file))
-		if code != 1 || !strings.Contains(stderr, c.want) {
-			t.Errorf("%s: exit %d, want 1 with %q:\n%s%s", c.file, code, c.want, out, stderr)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, want 2 with %q:\n%s%s", c.file, code, c.want, out, stderr)
 		}
+	}
+	// A host whose DMI does not name it: conrep's own System Type decides.
+	noDMI := args("other.dat")
+	noDMI[3] = copyTree(t, "dl360e-gen8", "sys/class/dmi/id/product_name", "")
+	if out, stderr, code := runIn(mine, noDMI); code != 2 || !strings.Contains(stderr, "conrep says this machine is a \"ProLiant DL360e Gen8\"") {
+		t.Errorf("other.dat on a host without DMI: exit %d\n%s%s", code, out, stderr)
 	}
 	if b.loads(t) != 0 {
 		t.Fatalf("a refused backup was loaded")
