@@ -57,9 +57,6 @@ type section struct {
 
 const version = "5.2.0.0"
 
-// lockFile holds the lock on the state for the life of the process.
-var lockFile *os.File
-
 func main() { os.Exit(run()) }
 
 func run() int {
@@ -93,8 +90,10 @@ func run() int {
 		time.Sleep(d)
 	}
 	if lf, err := os.OpenFile(statePath+".lock", os.O_RDWR|os.O_CREATE, 0o600); err == nil {
-		syscall.Flock(int(lf.Fd()), syscall.LOCK_EX) // released when the process exits
-		lockFile = lf                                // kept: a collected *os.File closes its fd
+		syscall.Flock(int(lf.Fd()), syscall.LOCK_EX)
+		// Closed (and so unlocked) after the deferred save below; the reference also keeps the
+		// garbage collector from closing it early.
+		defer lf.Close()
 	}
 	var st state
 	b, err := os.ReadFile(statePath)
