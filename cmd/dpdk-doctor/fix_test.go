@@ -342,7 +342,9 @@ func TestFixRMRRLock(t *testing.T) {
 	b := newBIOS(t, "ProLiant DL360e Gen8")
 	root := tree("dl360e-gen8-two-slots")
 	first := exec.Command(binary, b.fixArgs(root, "0000:03:00.0", "--apply")...)
-	first.Env = append(append(os.Environ(), b.env...), "CONREP_DOUBLE_SLOW=2s")
+	// The first run's load waits for this file, which appears once the second run is over.
+	gate := filepath.Join(b.dir, "go-on")
+	first.Env = append(append(os.Environ(), b.env...), "CONREP_DOUBLE_WAIT="+gate)
 	var out1 strings.Builder
 	first.Stdout, first.Stderr = &out1, &out1
 	if err := first.Start(); err != nil {
@@ -357,6 +359,7 @@ func TestFixRMRRLock(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	out, stderr, code := b.run(t, "", b.fixArgs(root, "0000:04:00.0", "--apply")...)
+	os.WriteFile(gate, nil, 0o644)
 	err := first.Wait()
 	if err != nil {
 		t.Fatalf("the first run failed: %v\n%s", err, out1.String())

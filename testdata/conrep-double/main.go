@@ -16,8 +16,9 @@
 //
 // Optionally "MODE:N" fails only on the N-th invocation (counted in the state file).
 //
-// $CONREP_DOUBLE_SLOW (a Go duration) makes -l wait that long before it touches the NVRAM, so
-// that tests can start a second run while the first one is loading. Like the real ROM, the
+// $CONREP_DOUBLE_SLOW (a Go duration) makes -l wait that long before it touches the NVRAM, and
+// $CONREP_DOUBLE_WAIT (a path) makes it wait until that file exists (30 s at most), so that
+// tests can start a second run while the first one is loading. Like the real ROM, the
 // double serialises access: each invocation holds a lock on $CONREP_DOUBLE_STATE.lock while it
 // reads and writes the NVRAM, and every file it writes is replaced atomically (temporary file,
 // fsync, rename, fsync of the directory), so a reader never sees half a file.
@@ -88,6 +89,13 @@ func run() int {
 	statePath := os.Getenv("CONREP_DOUBLE_STATE")
 	if d, err := time.ParseDuration(os.Getenv("CONREP_DOUBLE_SLOW")); err == nil && mode == "-l" {
 		time.Sleep(d)
+	}
+	if w := os.Getenv("CONREP_DOUBLE_WAIT"); w != "" && mode == "-l" {
+		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(w); err == nil {
+				break
+			}
+		}
 	}
 	if lf, err := os.OpenFile(statePath+".lock", os.O_RDWR|os.O_CREATE, 0o600); err == nil {
 		syscall.Flock(int(lf.Fd()), syscall.LOCK_EX)
