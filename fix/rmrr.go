@@ -556,7 +556,7 @@ func (p *RMRRPlan) verify(ctx context.Context, j *Journal, before *conrep.Data) 
 		if err := p.restore(ctx, j.Backup); err != nil {
 			return fmt.Errorf("%s\nRolling back FAILED: %w\nThe BIOS settings are in an unknown state: do not reboot before they are checked (conrep -s) and the backup %s is loaded", msg, err, j.Backup)
 		}
-		return fmt.Errorf("%s\nRolled back: every section reads as in the backup %s again. Nothing is excluded; the conrep definitions or the firmware need looking at before trying again", msg, j.Backup)
+		return fmt.Errorf("%s\nRolled back: every section reads as in the backup %s again: the exclusion is undone. The conrep definitions or the firmware need looking at before trying again", msg, j.Backup)
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("the read-back (%s) disagrees with what was loaded:\n  %s\nBackup kept: %s. Undo with:\n  dpdk-doctor fix rmrr --rollback %s --apply",
