@@ -2,14 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dpdk-doctor/dpdk-doctor/fix"
+	"github.com/dpdk-doctor/dpdk-doctor/pci"
+	"github.com/dpdk-doctor/dpdk-doctor/platform"
 )
 
 func init() { moreCommands = append(moreCommands, newFix) }
@@ -20,7 +26,20 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 func newFix(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "fix", Short: "Carry out remedies (dry run unless --apply)"}
+	cmd := &cobra.Command{
+		Use:   "fix REMEDY ...",
+		Short: "Carry out remedies (dry run unless --apply)",
+		// Without this, `fix 0000:03:00.0` would print the help and exit 0.
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageErr("name a remedy: dpdk-doctor fix rmrr DEVICE... (see dpdk-doctor fix --help)")
+			}
+			if _, err := pci.ParseAddress(args[0]); err == nil {
+				return usageErr("unknown remedy %q; try: dpdk-doctor fix rmrr %s", args[0], shellQuote(args))
+			}
+			return usageErr("unknown remedy %q; the remedies are: rmrr (see dpdk-doctor fix --help)", args[0])
+		},
+	}
 	var o fix.RMRROptions
 	var apply bool
 	var rollback string
@@ -30,7 +49,13 @@ func newFix(g *globals) *cobra.Command {
 		Long: "Excludes the physical slots of RMRR-locked devices from the firmware's RMRRs with HPE's conrep " +
 			"(RMRDS_Slot<N> = Endpoints_Excluded). Prints the plan and changes nothing unless --apply is given. " +
 			"With --apply: backs up the RMRDS settings, loads the exclusion, reads it back and verifies every slot; " +
-			"a reboot makes it take effect. --rollback BACKUP loads a backup back and verifies it.",
+			"a reboot makes it take effect. --rollback BACKUP loads a backup back and verifies it.\n\n" +
+			"A device that is not RMRR-locked needs nothing (\"nothing to fix\", exit 0). A device not on the host is " +
+			"bad input (exit 2), and so is a BACKUP that is missing, not a conrep save, of another platform, or holds " +
+			"sections other than RMRDS_Slot<N> (a rollback never writes other BIOS settings). A host without a readable DMAR table cannot be judged (exit 1). " +
+			"--apply and --rollback --apply hold a lock on STATE-DIR/lock; a second run meanwhile names the holder " +
+			"(pid and command) and exits 1 without changing anything. A journal of an interrupted run that cannot be " +
+			"read stops every run (exit 1) with the ways out.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signalContext()
 			defer stop()
@@ -43,8 +68,17 @@ func newFix(g *globals) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				platform, _ := r.ReadString("sys/class/dmi/id/product_name")
-				if err := fix.Rollback(ctx, o, platform, rollback, apply); err != nil {
+				// A relative BACKUP is the user's, from this directory: resolve it before anything
+				// runs elsewhere (conrep runs in the state directory).
+				abs, err := filepath.Abs(rollback)
+				if err != nil {
+					return usageErr("--rollback %s: %v", rollback, err)
+				}
+				err = fix.Rollback(ctx, o, platform.Read(r).Product, abs, apply)
+				if errors.Is(err, fix.ErrBadBackup) {
+					return inputErr(err)
+				}
+				if err != nil {
 					return &exitError{1, err}
 				}
 				return nil
@@ -62,6 +96,9 @@ func newFix(g *globals) *cobra.Command {
 			}
 			o.Devices = addrs
 			plan, err := fix.PlanRMRR(f, o)
+			if errors.Is(err, fix.ErrNoDevice) {
+				return inputErr(err)
+			}
 			if err != nil {
 				return &exitError{1, err}
 			}
@@ -77,9 +114,27 @@ func newFix(g *globals) *cobra.Command {
 	}
 	rmrr.Flags().BoolVar(&apply, "apply", false, "carry out the change (default: print the plan only)")
 	rmrr.Flags().StringVar(&o.Conrep, "conrep", "", "conrep program `PATH` (default: PATH, then the usual places)")
-	rmrr.Flags().StringVar(&o.XML, "xml", "", "HPE's conrep_rmrds.xml `PATH` (default: ./, the state dir, /opt/hp/hp-scripting-tools/etc)")
-	rmrr.Flags().StringVar(&o.StateDir, "state-dir", fix.DefaultStateDir, "where backups and the journal are kept")
+	rmrr.Flags().StringVar(&o.XML, "xml", "", "HPE's conrep_rmrds.xml `PATH`, trusted as given (default: the state dir, /opt/hp{,e}/hp-scripting-tools/etc, /usr/share/dpdk-doctor, where it must be root's and not writable by others; never the current directory)")
+	rmrr.Flags().StringVar(&o.StateDir, "state-dir", fix.DefaultStateDir, "where backups, the journal and the lock are kept (made 0700 when missing)")
 	rmrr.Flags().StringVar(&rollback, "rollback", "", "load this `BACKUP` back (made by an earlier --apply) and verify it")
 	cmd.AddCommand(rmrr)
 	return cmd
+}
+
+// shellQuote joins args for a POSIX shell, quoting what needs it.
+func shellQuote(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		switch {
+		case a != "" && strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=,+@%") == "":
+			out[i] = a
+		case strings.IndexFunc(a, func(r rune) bool { return !strconv.IsPrint(r) }) >= 0:
+			// Control characters are printed escaped, in bash's $'...' form.
+			q := strconv.Quote(a)
+			out[i] = "$'" + strings.ReplaceAll(q[1:len(q)-1], "'", `\'`) + "'"
+		default:
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(out, " ")
 }

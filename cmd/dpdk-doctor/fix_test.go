@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dpdk-doctor/dpdk-doctor/internal/testhost"
 )
@@ -169,10 +172,11 @@ func TestFixRMRRNotApplicable(t *testing.T) {
 		root, dev, want string
 		code            int
 	}{
-		{tree("usb-only-rmrr"), "0000:02:00.0", "not an HPE ProLiant", 1},
+		{tree("usb-only-rmrr"), "0000:02:00.0", "nothing to fix for 0000:02:00.0: no RMRR covers it", 0},
+		{copyTree(t, "dl360e-gen8", "sys/class/dmi/id/sys_vendor", "Supermicro"), "0000:03:00.0", "not an HPE ProLiant", 1},
 		{tree("dl360e-gen8"), "0000:02:00.0", "not in a physical slot", 1},
-		{tree("dl360e-gen8-after-conrep"), "0000:03:00.0", "not RMRR-locked", 0},
-		{tree("dl360e-gen8"), "0000:09:00.0", "no such PCI device", 1},
+		{tree("dl360e-gen8-after-conrep"), "0000:03:00.0", "nothing to fix for 0000:03:00.0: no RMRR covers it", 0},
+		{tree("dl360e-gen8"), "0000:09:00.0", "no such PCI device 0000:09:00.0", 2},
 		{tree("dl360e-gen8"), "03:00.0;reboot", "PCI address", 2},
 	}
 	for _, c := range cases {
@@ -262,5 +266,299 @@ func TestFixRMRRInterrupted(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(b.dir, "state", "rmrr-pending.json")); err == nil {
 		t.Error("the journal should be gone once verified")
+	}
+}
+
+// copyTree copies a test tree into a temporary directory and overwrites (content != "") or
+// removes (content == "") one file in it.
+func copyTree(t *testing.T, name, file, content string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command("cp", "-a", tree(name), dir).CombinedOutput(); err != nil {
+		t.Fatalf("copying %s: %v %s", name, err, out)
+	}
+	p := filepath.Join(dir, file)
+	if content == "" {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.WriteFile(p, []byte(content+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// loads counts the double's -l invocations.
+func (b *bios) loads(t *testing.T) int {
+	var s struct{ Log []string }
+	raw, _ := os.ReadFile(b.state)
+	json.Unmarshal(raw, &s)
+	n := 0
+	for _, l := range s.Log {
+		if strings.HasPrefix(l, "-l ") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestFixRMRRPlatformAndVerdicts: fix asks platform (as check does) whether the host is an HPE
+// ProLiant, and answers for the device as the RMRR verdict says: a firmware calling itself
+// "Hewlett-Packard Company" gets the plan; a host whose DMAR cannot be read gets "cannot tell",
+// never "nothing to fix".
+func TestFixRMRRPlatformAndVerdicts(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	hp := copyTree(t, "dl360e-gen8", "sys/class/dmi/id/sys_vendor", "Hewlett-Packard Company")
+	out, stderr, code := b.run(t, "", b.fixArgs(hp, "0000:03:00.0")...)
+	if code != 0 || !strings.Contains(out, "Plan (dry run") || !strings.Contains(out, "RMRDS_Slot2") {
+		t.Errorf("sys_vendor Hewlett-Packard Company: exit %d\n%s%s", code, out, stderr)
+	}
+	noDMAR := copyTree(t, "dl360e-gen8", "sys/firmware/acpi/tables/DMAR", "")
+	out, stderr, code = b.run(t, "", b.fixArgs(noDMAR, "0000:03:00.0", "--apply")...)
+	if code != 1 || !strings.Contains(stderr, "cannot tell whether the device is RMRR-locked") || !strings.Contains(stderr, "no DMAR table") || strings.Contains(out+stderr, "nothing to fix") || strings.Contains(out, "Nothing to do") {
+		t.Errorf("no DMAR: exit %d\n%s%s", code, out, stderr)
+	}
+	if b.loads(t) != 0 {
+		t.Error("nothing may be loaded")
+	}
+}
+
+// TestFixUnknownRemedy: `fix DEVICE` without a remedy is bad usage that names the right command.
+func TestFixUnknownRemedy(t *testing.T) {
+	_, stderr, code := runBin(t, "fix", "0000:03:00.0")
+	if code != 2 || !strings.Contains(stderr, "unknown remedy") || !strings.Contains(stderr, "try: dpdk-doctor fix rmrr 0000:03:00.0") {
+		t.Errorf("fix 0000:03:00.0: exit %d %s", code, stderr)
+	}
+	if _, stderr, code := runBin(t, "fix", "bind"); code != 2 || !strings.Contains(stderr, "unknown remedy \"bind\"") {
+		t.Errorf("fix bind: exit %d %s", code, stderr)
+	}
+}
+
+// TestFixRMRRLock: a second --apply while the first is loading is refused, names the first
+// (pid and command) and changes nothing: the BIOS sees exactly one load.
+func TestFixRMRRLock(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	root := tree("dl360e-gen8-two-slots")
+	first := exec.Command(binary, b.fixArgs(root, "0000:03:00.0", "--apply")...)
+	// The first run's load waits for this file, which appears once the second run is over.
+	gate := filepath.Join(b.dir, "go-on")
+	first.Env = append(append(os.Environ(), b.env...), "CONREP_DOUBLE_WAIT="+gate)
+	var out1 strings.Builder
+	first.Stdout, first.Stderr = &out1, &out1
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the first run holds the lock and has said who it is.
+	lock := filepath.Join(b.dir, "state", "lock")
+	for i := 0; i < 100; i++ {
+		if raw, _ := os.ReadFile(lock); strings.Contains(string(raw), "pid ") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	out, stderr, code := b.run(t, "", b.fixArgs(root, "0000:04:00.0", "--apply")...)
+	os.WriteFile(gate, nil, 0o644)
+	err := first.Wait()
+	if err != nil {
+		t.Fatalf("the first run failed: %v\n%s", err, out1.String())
+	}
+	pid := strconv.Itoa(first.Process.Pid)
+	if code != 1 || !strings.Contains(stderr, "pid "+pid) || !strings.Contains(stderr, "fix rmrr") || !strings.Contains(stderr, "Nothing was changed") {
+		t.Errorf("second run: exit %d, want 1 naming pid %s:\n%s%s", code, pid, out, stderr)
+	}
+	if n := b.loads(t); n != 1 {
+		t.Errorf("the BIOS saw %d loads, want 1", n)
+	}
+	if got := b.excluded(t); strings.Join(got, ",") != "2" {
+		t.Errorf("excluded %v, want [2]", got)
+	}
+	// The lock goes with the process: a third run works.
+	if out, stderr, code := b.run(t, "", b.fixArgs(root, "0000:04:00.0", "--apply")...); code != 0 || strings.Join(b.excluded(t), ",") != "1,2" {
+		t.Errorf("after the first run ended: exit %d %s%s", code, out, stderr)
+	}
+}
+
+// TestFixRMRRDamagedJournal: a journal that cannot be read stops dry runs and --apply with the
+// way out; the rollback it names works and removes the journal.
+func TestFixRMRRDamagedJournal(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	root := tree("dl360e-gen8-two-slots")
+	if out, stderr, code := b.run(t, "", b.fixArgs(root, "0000:03:00.0", "--apply")...); code != 0 {
+		t.Fatalf("apply: exit %d %s%s", code, out, stderr)
+	}
+	journal := filepath.Join(b.dir, "state", "rmrr-pending.json")
+	bk := backups(t, b)[0]
+	for _, damaged := range []string{`{"backup": "` + bk + `", "slots": ["2"`, "\x00\x00garbage", `{"backup": "/etc/shadow", "slots": ["2"]}`} {
+		os.WriteFile(journal, []byte(damaged), 0o600)
+		for _, extra := range [][]string{nil, {"--apply"}} {
+			out, stderr, code := b.run(t, "", b.fixArgs(root, append([]string{"0000:04:00.0"}, extra...)...)...)
+			if code != 1 || !strings.Contains(stderr, "cannot be read") || !strings.Contains(stderr, "--rollback "+bk+" --apply") || !strings.Contains(stderr, "rm "+journal) || strings.Contains(out, "Nothing to do") {
+				t.Errorf("journal %q, %v: exit %d\n%s%s", damaged, extra, code, out, stderr)
+			}
+		}
+	}
+	if n := b.loads(t); n != 1 || strings.Join(b.excluded(t), ",") != "2" {
+		t.Errorf("%d loads, excluded %v: a damaged journal must stop every change", n, b.excluded(t))
+	}
+	out, stderr, code := b.run(t, "", b.fixArgs(root, "--rollback", bk, "--apply")...)
+	if code != 0 || len(b.excluded(t)) != 0 || !strings.Contains(out, "removed the journal") {
+		t.Errorf("rollback: exit %d %s%s", code, out, stderr)
+	}
+	if _, err := os.Stat(journal); err == nil {
+		t.Error("the journal should be gone after the rollback")
+	}
+}
+
+// TestFixRMRRPendingThenNew: a pending journal for slot 2 is finished first, then the request
+// for slot 1 is carried out; it does not swallow it.
+func TestFixRMRRPendingThenNew(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	root := tree("dl360e-gen8-two-slots")
+	if _, _, code := b.run(t, "kill-parent:2", b.fixArgs(root, "0000:03:00.0", "--apply")...); code != -1 {
+		t.Fatalf("the run should have been killed, exit %d", code)
+	}
+	out, _, code := b.run(t, "", b.fixArgs(root, "0000:04:00.0")...)
+	if code != 0 || !strings.Contains(out, "interrupted") || !strings.Contains(out, "goes on with the devices named now") || !strings.Contains(out, "slot 1 (0000:04:00.0)") {
+		t.Errorf("dry run: exit %d %s", code, out)
+	}
+	out, stderr, code := b.run(t, "", b.fixArgs(root, "0000:04:00.0", "--apply")...)
+	if code != 0 || strings.Count(out, "verified:") != 2 {
+		t.Errorf("apply: exit %d %s%s", code, out, stderr)
+	}
+	if got := b.excluded(t); strings.Join(got, ",") != "1,2" {
+		t.Errorf("excluded %v, want [1 2]", got)
+	}
+}
+
+// TestFixRMRRWrongWrite: a load that also flips a section it was not asked to is caught by the
+// read-back, reported loudly and rolled back at once.
+func TestFixRMRRWrongWrite(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	out, stderr, code := b.run(t, "flip-other:2", b.fixArgs(tree("dl360e-gen8"), "0000:03:00.0", "--apply")...)
+	if code != 1 || !strings.Contains(out+stderr, "NOT ASKED") || !strings.Contains(out+stderr, "RMRDS_Slot16") || !strings.Contains(stderr, "Rolled back") {
+		t.Errorf("exit %d\n%s%s", code, out, stderr)
+	}
+	if got := b.excluded(t); len(got) != 0 {
+		t.Errorf("after the rollback the BIOS excludes %v, want nothing", got)
+	}
+	if _, err := os.Stat(filepath.Join(b.dir, "state", "rmrr-pending.json")); err == nil {
+		t.Error("the journal should be gone once the rollback is verified")
+	}
+}
+
+// writeBackup writes a conrep save of the given platform and sections into dir.
+func writeBackup(t *testing.T, dir, name, platform string, sections map[string]string) string {
+	t.Helper()
+	os.MkdirAll(dir, 0o755)
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n<Conrep version=\"5.2.0.0\" originating_platform=\"" + platform + "\" originating_family=\"P73\" originating_romdate=\"08/02/2014\" originating_processor_manufacturer=\"Intel\">\n")
+	for i := 1; i <= 16; i++ {
+		v := "Endpoints_Included"
+		if i == 2 {
+			v = "Endpoints_Excluded"
+		}
+		b.WriteString(`  <Section name="RMRDS_Slot` + itoa(i) + `" helptext=".">` + v + "</Section>\n")
+	}
+	for k, v := range sections {
+		b.WriteString(`  <Section name="` + k + `" helptext=".">` + v + "</Section>\n")
+	}
+	b.WriteString("</Conrep>\n")
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestFixRMRRRollbackChecks: a relative BACKUP is the user's (resolved against the current
+// directory), a missing state directory is made, and a backup of another platform or with
+// sections other than RMRDS_Slot<N> is refused before anything is loaded.
+func TestFixRMRRRollbackChecks(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	xml, _ := filepath.Abs("../../testdata/conrep/conrep_rmrds.xml")
+	mine := t.TempDir()
+	root, _ := filepath.Abs(tree("dl360e-gen8"))
+	state := filepath.Join(b.dir, "no", "state") // does not exist yet
+	args := func(backup string) []string {
+		return []string{"fix", "rmrr", "--root", root, "--conrep", conrepDouble, "--xml", xml, "--state-dir", state, "--rollback", backup, "--apply"}
+	}
+	runIn := func(dir string, a []string) (string, string, int) {
+		cmd := exec.Command(binary, a...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), b.env...)
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return out.String(), errb.String(), ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), 0
+	}
+	writeBackup(t, mine, "other.dat", "ProLiant DL380p Gen8", nil)
+	writeBackup(t, mine, "extra.dat", "ProLiant DL360e Gen8", map[string]string{"Intel_VT_d": "Disabled"})
+	writeBackup(t, mine, "good.dat", "ProLiant DL360e Gen8", nil)
+	for _, c := range []struct{ file, want string }{
+		{"other.dat", "refusing to load another platform's settings"},
+		{"extra.dat", "holds sections other than RMRDS_Slot<N> (Intel_VT_d)"},
+		{"missing.dat", "no such file"},
+	} {
+		out, stderr, code := runIn(mine, args(c.file))
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s: exit %d, want 2 with %q:\n%s%s", c.file, code, c.want, out, stderr)
+		}
+	}
+	// A host whose DMI does not name it: conrep's own System Type decides.
+	noDMI := args("other.dat")
+	noDMI[3] = copyTree(t, "dl360e-gen8", "sys/class/dmi/id/product_name", "")
+	if out, stderr, code := runIn(mine, noDMI); code != 2 || !strings.Contains(stderr, "conrep says this machine is a \"ProLiant DL360e Gen8\"") {
+		t.Errorf("other.dat on a host without DMI: exit %d\n%s%s", code, out, stderr)
+	}
+	if b.loads(t) != 0 {
+		t.Fatalf("a refused backup was loaded")
+	}
+	out, stderr, code := runIn(mine, args("good.dat"))
+	if code != 0 || !strings.Contains(out, "rolled back") || !strings.Contains(out, filepath.Join(mine, "good.dat")) {
+		t.Errorf("relative backup, no state dir: exit %d\n%s%s", code, out, stderr)
+	}
+	if got := b.excluded(t); strings.Join(got, ",") != "2" {
+		t.Errorf("excluded %v, want [2] as the backup says", got)
+	}
+	if st, err := os.Stat(state); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("state dir: %v %v", st, err)
+	}
+}
+
+// TestFixRMRRPlantedXML: a conrep_rmrds.xml in the current directory is never used (one that
+// maps RMRDS_Slot2 onto another NVRAM byte made --apply write it); --xml given is printed.
+func TestFixRMRRPlantedXML(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	cwd := t.TempDir()
+	os.WriteFile(filepath.Join(cwd, "conrep_rmrds.xml"), []byte(`<Conrep><Section name="RMRDS_Slot2"><nvram>0x2F0</nvram><value id="0x00">Endpoints_Included</value><value id="0x40">Endpoints_Excluded</value><mask>0x40</mask></Section></Conrep>`), 0o644)
+	root, _ := filepath.Abs(tree("dl360e-gen8"))
+	state := filepath.Join(b.dir, "state")
+	cmd := exec.Command(binary, "fix", "rmrr", "--root", root, "--conrep", conrepDouble, "--state-dir", state, "0000:03:00.0", "--apply")
+	cmd.Dir = cwd
+	cmd.Env = append(os.Environ(), b.env...)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), "was not found") || strings.Contains(string(out), "verified") {
+		t.Errorf("planted XML: %v\n%s", err, out)
+	}
+	if n := b.nvram(t); len(n) != 0 || b.loads(t) != 0 {
+		t.Errorf("NVRAM written from a planted file: %v", n)
+	}
+	xml, _ := filepath.Abs("../../testdata/conrep/conrep_rmrds.xml")
+	o, stderr, code := b.run(t, "", b.fixArgs(tree("dl360e-gen8"), "0000:03:00.0", "--apply")...)
+	if code != 0 || !strings.Contains(o, "conrep definitions: "+xml+" (given with --xml)") {
+		t.Errorf("--xml: exit %d %s%s", code, o, stderr)
 	}
 }

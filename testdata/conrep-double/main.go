@@ -11,8 +11,17 @@
 //	malformed     -s: write a file that is not well-formed
 //	ignore-load   -l: report success but change nothing (read-back disagrees)
 //	kill-parent   -l: write the NVRAM, then SIGKILL the calling process (interrupted run)
+//	flip-other    -l: load, and also flip the bits of the last defined section the data file
+//	              does not name (a firmware that writes a byte it was not asked to)
 //
 // Optionally "MODE:N" fails only on the N-th invocation (counted in the state file).
+//
+// $CONREP_DOUBLE_SLOW (a Go duration) makes -l wait that long before it touches the NVRAM, and
+// $CONREP_DOUBLE_WAIT (a path) makes it wait until that file exists (30 s at most), so that
+// tests can start a second run while the first one is loading. Like the real ROM, the
+// double serialises access: each invocation holds a lock on $CONREP_DOUBLE_STATE.lock while it
+// reads and writes the NVRAM, and every file it writes is replaced atomically (temporary file,
+// fsync, rename, fsync of the directory), so a reader never sees half a file.
 package main
 
 import (
@@ -20,9 +29,11 @@ import (
 	"encoding/xml"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 type state struct {
@@ -76,6 +87,22 @@ func run() int {
 		return usage()
 	}
 	statePath := os.Getenv("CONREP_DOUBLE_STATE")
+	if d, err := time.ParseDuration(os.Getenv("CONREP_DOUBLE_SLOW")); err == nil && mode == "-l" {
+		time.Sleep(d)
+	}
+	if w := os.Getenv("CONREP_DOUBLE_WAIT"); w != "" && mode == "-l" {
+		for end := time.Now().Add(30 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(w); err == nil {
+				break
+			}
+		}
+	}
+	if lf, err := os.OpenFile(statePath+".lock", os.O_RDWR|os.O_CREATE, 0o600); err == nil {
+		syscall.Flock(int(lf.Fd()), syscall.LOCK_EX)
+		// Closed (and so unlocked) after the deferred save below; the reference also keeps the
+		// garbage collector from closing it early.
+		defer lf.Close()
+	}
 	var st state
 	b, err := os.ReadFile(statePath)
 	if err == nil {
@@ -132,7 +159,7 @@ func run() int {
 		case "no-file":
 			return finish(0)
 		case "malformed":
-			os.WriteFile(datFile, []byte("<?xml version=\"1.0\"?>\n<Conrep version=\"5.2.0.0\">\n  <Section name=\"RMRDS_Slot1\""), 0o644)
+			writeAtomic(datFile, []byte("<?xml version=\"1.0\"?>\n<Conrep version=\"5.2.0.0\">\n  <Section name=\"RMRDS_Slot1\""))
 			return finish(0)
 		}
 		var out strings.Builder
@@ -150,7 +177,7 @@ func run() int {
 			fmt.Fprintf(&out, "  <Section name=\"%s\" helptext=\".\">%s</Section>\n", s.Name, name)
 		}
 		out.WriteString("</Conrep>\n")
-		if err := os.WriteFile(datFile, []byte(out.String()), 0o644); err != nil {
+		if err := writeAtomic(datFile, []byte(out.String())); err != nil {
 			fmt.Printf("ERROR: Unable to write %s\n", datFile)
 			return finish(3)
 		}
@@ -201,6 +228,19 @@ func run() int {
 			return finish(4)
 		}
 	}
+	if fail == "flip-other" {
+		named := map[string]bool{}
+		for _, d := range data.Sections {
+			named[d.Name] = true
+		}
+		for i := len(defs.Sections) - 1; i >= 0; i-- {
+			if s := defs.Sections[i]; !named[s.Name] {
+				key := fmt.Sprintf("%#x", num(s.NVRAM))
+				next[key] ^= num(s.Mask)
+				break
+			}
+		}
+	}
 	if fail != "ignore-load" {
 		st.NVRAM = next
 	}
@@ -218,7 +258,42 @@ func num(s string) uint32 {
 
 func save(path string, st *state) {
 	b, _ := json.MarshalIndent(st, "", "  ")
-	os.WriteFile(path, b, 0o644)
+	if err := writeAtomic(path, b); err != nil {
+		fmt.Printf("ERROR: cannot write the system ROM (%v)\n", err)
+	}
+}
+
+// writeAtomic replaces path with b so that a reader sees the old or the new contents, never a
+// part: a temporary file in the same directory, fsync, rename, fsync of the directory. (The
+// product's fix/atomic.go does the same; the double is an independent program.)
+func writeAtomic(path string, b []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
 }
 
 func finish(code int) int {

@@ -1,0 +1,82 @@
+package fix
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FuzzDecodeJournal: any bytes give a journal that names an absolute backup and valid slots, or
+// an error; never a panic.
+func FuzzDecodeJournal(f *testing.F) {
+	f.Add([]byte(`{"backup": "/var/lib/dpdk-doctor/rmrds-backup-20261124T050000Z.dat", "slots": ["2"], "started": "2026-11-24T05:00:00Z", "xml": "/x.xml", "conrep": "/usr/sbin/conrep"}`))
+	f.Add([]byte(`{"backup": "/var/lib/dpdk-doctor/b.dat", "slots": ["2"`))
+	f.Add([]byte(`{"backup": "rel.dat", "slots": ["2"]}`))
+	f.Add([]byte(`{"backup": "/b.dat", "slots": ["2;reboot"]}`))
+	f.Add([]byte(`{"backup": "/b.dat", "slots": ["2"]} {}`))
+	f.Add([]byte("\x00\x00garbage"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		j, err := decodeJournal(b)
+		if err != nil {
+			if j != nil {
+				t.Fatal("a journal with an error")
+			}
+			return
+		}
+		if !filepath.IsAbs(j.Backup) || len(j.Slots) == 0 {
+			t.Fatalf("accepted %+v", j)
+		}
+	})
+}
+
+// TestReadJournal: no journal is nil; a damaged one (truncated, garbage, a backup outside the
+// state directory) is an error wrapping ErrJournal that names the newest backup and the file.
+func TestReadJournal(t *testing.T) {
+	dir := t.TempDir()
+	if j, err := readJournal(dir); j != nil || err != nil {
+		t.Fatalf("no journal: %v %v", j, err)
+	}
+	good := &Journal{Backup: filepath.Join(dir, "rmrds-backup-1.dat"), Slots: []string{"2"}, Started: time.Now().UTC()}
+	if err := writeJournal(dir, good); err != nil {
+		t.Fatal(err)
+	}
+	if j, err := readJournal(dir); err != nil || j.Backup != good.Backup {
+		t.Fatalf("good journal: %v %v", j, err)
+	}
+	os.WriteFile(good.Backup, []byte("x"), 0o600)
+	path := filepath.Join(dir, journalName)
+	for _, b := range []string{`{"backup": "` + good.Backup + `", "slo`, "garbage", `{"backup": "/etc/rmrds-backup-1.dat", "slots": ["2"]}`, ""} {
+		os.WriteFile(path, []byte(b), 0o600)
+		_, err := readJournal(dir)
+		if !errors.Is(err, ErrJournal) || !strings.Contains(err.Error(), "--rollback "+good.Backup+" --apply") || !strings.Contains(err.Error(), "rm "+path) {
+			t.Errorf("journal %q: %v", b, err)
+		}
+	}
+}
+
+// TestLockState: a second lock is refused while the first is held, naming the holder; it is
+// free again once released.
+func TestLockState(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	l, err := lockState(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("state dir: %v %v", st, err)
+	}
+	_, err = lockState(dir, time.Now())
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
+		t.Errorf("second lock: %v", err)
+	}
+	l.unlock()
+	l2, err := lockState(dir, time.Now())
+	if err != nil {
+		t.Errorf("after unlock: %v", err)
+	}
+	l2.unlock()
+}
