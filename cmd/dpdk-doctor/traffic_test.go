@@ -118,6 +118,19 @@ func startTrafficTo(t *testing.T, in *ovstest.Instance, stdout io.Writer, args .
 	}()
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); pw.Close(); close(exited) }()
+	// A test that fails early must not leave a capture running.
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+			}
+		}
+	})
 	select {
 	case dev := <-ready:
 		return cmd, errb, dev
