@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/dpdk-doctor/dpdk-doctor/internal/frames"
 )
@@ -319,4 +320,132 @@ func TestTrafficFilterLimits(t *testing.T) {
 			t.Errorf("%s: took %v", name, d)
 		}
 	}
+}
+
+// TestTrafficStdoutBuffering: frame lines to a pipe are buffered (few writes for many frames
+// that come back to back), and to a terminal go out line by line, while frames still come.
+func TestTrafficStdoutBuffering(t *testing.T) {
+	in, send := trafficRig(t)
+	const n = 100
+	stream := func() time.Time { // n frames, 5 ms apart: the capture is never idle for 50 ms
+		f := frames.Seed()[0]
+		for range n {
+			send([]frames.Frame{f})
+			time.Sleep(3 * time.Millisecond)
+		}
+		return time.Now()
+	}
+	type chunk struct {
+		at    time.Time
+		lines int
+	}
+	read := func(r *os.File) chan []chunk {
+		ch := make(chan []chunk, 1)
+		go func() {
+			var cs []chunk
+			buf := make([]byte, 1<<16)
+			for {
+				k, err := r.Read(buf)
+				if k > 0 {
+					cs = append(cs, chunk{time.Now(), strings.Count(string(buf[:k]), "\n")})
+				}
+				if err != nil {
+					ch <- cs
+					return
+				}
+			}
+		}()
+		return ch
+	}
+	t.Run("pipe", func(t *testing.T) {
+		pr, pw, _ := os.Pipe()
+		cmd, errb, _ := startTrafficTo(t, in, pw, "--timeout", "0", "--count", fmt.Sprint(n))
+		pw.Close()
+		got := read(pr)
+		stream()
+		if code := waitExit(t, cmd, 10*time.Second); code != 0 {
+			t.Fatalf("exit %d %s", code, errb.String())
+		}
+		cs := <-got
+		lines := 0
+		for _, c := range cs {
+			lines += c.lines
+		}
+		if lines != n || len(cs) > n/4 {
+			t.Errorf("%d lines in %d writes to a pipe, want %d lines in fewer than %d writes", lines, len(cs), n, n/4)
+		}
+		t.Logf("pipe: %d lines in %d writes", lines, len(cs))
+	})
+	t.Run("tty", func(t *testing.T) {
+		master, slave := openPTY(t)
+		cmd, errb, _ := startTrafficTo(t, in, slave, "--timeout", "0", "--count", fmt.Sprint(n))
+		slave.Close()
+		got := read(master)
+		end := stream()
+		if code := waitExit(t, cmd, 10*time.Second); code != 0 {
+			t.Fatalf("exit %d %s", code, errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+		master.Close()
+		cs := <-got
+		lines, before := 0, 0
+		for _, c := range cs {
+			lines += c.lines
+			if c.at.Before(end) {
+				before += c.lines
+			}
+		}
+		if lines != n || before < n/2 {
+			t.Errorf("terminal: %d lines, %d of them while frames still came; want %d and most", lines, before, n)
+		}
+		t.Logf("tty: %d lines, %d before the last frame was sent, in %d reads", lines, before, len(cs))
+	})
+	assertClean(t, in)
+}
+
+// openPTY opens a pseudo-terminal pair (no controlling terminal is taken).
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("no pseudo-terminal: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	num, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", num), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, s
+}
+
+// TestTrafficPcapReaderGone: `traffic -w - | tcpdump -r - -c 1`: tcpdump stops after a frame,
+// and traffic tears down and exits 141 quietly.
+func TestTrafficPcapReaderGone(t *testing.T) {
+	needTcpdumpCmd(t)
+	in, send := trafficRig(t)
+	pr, pw, _ := os.Pipe()
+	td := exec.Command("tcpdump", "-r", "-", "-nn", "-c", "1")
+	td.Stdin = pr
+	var tdOut strings.Builder
+	td.Stdout = &tdOut
+	if err := td.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pr.Close()
+	cmd, errb, _ := startTrafficTo(t, in, pw, "-w", "-", "--timeout", "0")
+	pw.Close()
+	send(frames.Seed()[:3])
+	if err := td.Wait(); err != nil || strings.Count(tdOut.String(), "\n") != 1 {
+		t.Errorf("tcpdump -c 1: %v %q", err, tdOut.String())
+	}
+	if code := waitExit(t, cmd, 5*time.Second); code != 141 || strings.Contains(errb.String(), "dpdk-doctor:") {
+		t.Errorf("exit %d, want 141 without an error: %s", code, errb.String())
+	}
+	assertClean(t, in)
 }
