@@ -176,8 +176,10 @@ func runTraffic(o traffic.Options) error {
 	}
 	o.Log = os.Stderr
 	o.CleanupHint = "dpdk-doctor cleanup"
-	if dbFlag != "" {
-		o.CleanupHint += " --db " + trafficQuote(dbFlag)
+	for _, f := range [][2]string{{"--db", dbFlag}, {"--db-key", dbTLS.Key}, {"--db-cert", dbTLS.Cert}, {"--db-ca", dbTLS.CA}} {
+		if f[1] != "" {
+			o.CleanupHint += " " + f[0] + " " + trafficQuote(f[1])
+		}
 	}
 	res, err := traffic.Run(ctx, c, o)
 	stdout.Flush()
