@@ -2,6 +2,7 @@ package capture
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"golang.org/x/net/bpf"
@@ -184,17 +185,54 @@ func (g *gen) node(n node, t, f int) {
 	}
 }
 
-// resolve removes labels and turns jump targets into relative skips.
+// resolve removes labels and turns jump targets into relative skips. A conditional jump
+// reaches at most 255 instructions ahead; a farther target is reached through a trampoline, an
+// unconditional jump (32-bit reach) placed right after it, as libpcap does.
 func (g *gen) resolve() ([]bpf.Instruction, error) {
-	pos := map[int]int{}
-	n := 0
-	for _, o := range g.ops {
-		if o.isLabel {
-			pos[o.labelID] = n
-		} else {
-			n++
+	// Each round adds the trampolines the current layout needs; adding them moves other targets
+	// farther, so repeat until no jump is too far (or the program is too long anyway).
+	for changed := true; changed && g.count() <= MaxInstructions; {
+		changed = false
+		pos, at := g.positions()
+		var fixed []op
+		for k, o := range g.ops {
+			fixed = append(fixed, o)
+			if _, ok := o.ins.(bpf.JumpIf); !ok || o.isLabel {
+				continue
+			}
+			far := func(l int) bool { return l >= 0 && pos[l]-at[k]-1 > 255 }
+			if !far(o.jt) && !far(o.jf) {
+				continue
+			}
+			changed = true
+			// Fall-through becomes an explicit label after the trampolines.
+			next := -1
+			if o.jt < 0 || o.jf < 0 {
+				next = g.label()
+			}
+			j := &fixed[len(fixed)-1]
+			var tramp []op
+			for _, t := range []*int{&j.jt, &j.jf} {
+				switch {
+				case *t < 0:
+					*t = next
+				case far(*t):
+					l := g.label()
+					tramp = append(tramp, op{isLabel: true, labelID: l}, op{ins: bpf.Jump{}, jt: -1, jf: -1, ja: *t})
+					*t = l
+				}
+			}
+			fixed = append(fixed, tramp...)
+			if next >= 0 {
+				fixed = append(fixed, op{isLabel: true, labelID: next})
+			}
 		}
+		g.ops = fixed
 	}
+	if n := g.count(); n > MaxInstructions {
+		return nil, fmt.Errorf("filter compiles to %d BPF instructions, more than the kernel takes (%d)", n, MaxInstructions)
+	}
+	pos, _ := g.positions()
 	var out []bpf.Instruction
 	for _, o := range g.ops {
 		if o.isLabel {
@@ -207,7 +245,7 @@ func (g *gen) resolve() ([]bpf.Instruction, error) {
 			}
 			d := pos[l] - here - 1
 			if d < 0 || d > 255 {
-				return 0, fmt.Errorf("filter too large for classic BPF jumps")
+				return 0, fmt.Errorf("filter compiler: jump of %d", d)
 			}
 			return uint8(d), nil
 		}
@@ -216,8 +254,8 @@ func (g *gen) resolve() ([]bpf.Instruction, error) {
 			var err1, err2 error
 			i.SkipTrue, err1 = skip(o.jt)
 			i.SkipFalse, err2 = skip(o.jf)
-			if err1 != nil || err2 != nil {
-				return nil, fmt.Errorf("filter too large for classic BPF jumps")
+			if err := errors.Join(err1, err2); err != nil {
+				return nil, err
 			}
 			out = append(out, i)
 		case bpf.Jump:
@@ -230,8 +268,32 @@ func (g *gen) resolve() ([]bpf.Instruction, error) {
 			out = append(out, o.ins)
 		}
 	}
-	if len(out) > 4096 {
-		return nil, fmt.Errorf("filter compiles to %d instructions, more than the kernel takes (4096)", len(out))
-	}
 	return out, nil
+}
+
+// count is the number of instructions (labels take no room).
+func (g *gen) count() int {
+	n := 0
+	for _, o := range g.ops {
+		if !o.isLabel {
+			n++
+		}
+	}
+	return n
+}
+
+// positions maps each label to the instruction it marks, and gives each op's instruction
+// position (for a label, that of the instruction after it).
+func (g *gen) positions() (labels map[int]int, at []int) {
+	labels, at = map[int]int{}, make([]int, len(g.ops))
+	n := 0
+	for k, o := range g.ops {
+		at[k] = n
+		if o.isLabel {
+			labels[o.labelID] = n
+		} else {
+			n++
+		}
+	}
+	return labels, at
 }

@@ -76,42 +76,49 @@ func TestFilterAgainstTcpdump(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", expr, err)
 		}
-		prog, err := f.Compile(false)
-		if err != nil {
-			t.Fatal(err)
+		checkAgainstTcpdump(t, path, fs, f)
+	}
+}
+
+// checkAgainstTcpdump: the frames of the seed pcap at path that f's compiled program (in
+// x/net/bpf's VM) and its Go evaluator accept are those tcpdump's filter selects.
+func checkAgainstTcpdump(t *testing.T, path string, fs []frames.Frame, f *Filter) {
+	t.Helper()
+	expr := f.Text
+	prog, err := f.Compile(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		t.Fatalf("%.60q: %v", expr, err)
+	}
+	out, err := exec.Command("tcpdump", "-r", path, "-O", "-nn", expr).Output()
+	if err != nil {
+		t.Fatalf("tcpdump %.60q: %v", expr, err)
+	}
+	var want []int
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l == "" {
+			continue
 		}
-		vm, err := bpf.NewVM(prog)
-		if err != nil {
-			t.Fatalf("%q: %v", expr, err)
+		// The microseconds of the timestamp are the frame's index.
+		var h, m, s, us int
+		if _, err := fmtSscanf(l, &h, &m, &s, &us); err == nil {
+			want = append(want, us)
 		}
-		out, err := exec.Command("tcpdump", "-r", path, "-O", "-nn", expr).Output()
-		if err != nil {
-			t.Fatalf("tcpdump %q: %v", expr, err)
+	}
+	var vmGot, goGot []int
+	for i, fr := range fs {
+		if n, _ := vm.Run(fr.Data); n > 0 {
+			vmGot = append(vmGot, i)
 		}
-		var want []int
-		times := strings.Split(strings.TrimSpace(string(out)), "\n")
-		for _, l := range times {
-			if l == "" {
-				continue
-			}
-			// The microseconds of the timestamp are the frame's index.
-			var h, m, s, us int
-			if _, err := fmtSscanf(l, &h, &m, &s, &us); err == nil {
-				want = append(want, us)
-			}
+		if f.Match(Frame{Data: fr.Data}) {
+			goGot = append(goGot, i)
 		}
-		var vmGot, goGot []int
-		for i, fr := range fs {
-			if n, _ := vm.Run(fr.Data); n > 0 {
-				vmGot = append(vmGot, i)
-			}
-			if f.Match(Frame{Data: fr.Data}) {
-				goGot = append(goGot, i)
-			}
-		}
-		if !same(vmGot, want) || !same(goGot, want) {
-			t.Errorf("%q: BPF %v, Go %v, tcpdump %v", expr, vmGot, goGot, want)
-		}
+	}
+	if !same(vmGot, want) || !same(goGot, want) {
+		t.Errorf("%.60q: BPF %v, Go %v, tcpdump %v", expr, vmGot, goGot, want)
 	}
 }
 

@@ -54,58 +54,89 @@ func ParseFilter(s string) (*Filter, error) {
 	}
 	n, err := p.or()
 	if err == nil && p.i < len(p.toks) {
-		err = p.errf("unexpected %q", p.toks[p.i])
+		err = p.errf("unexpected %q", short(p.toks[p.i]))
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{Text: s, root: n}, nil
+	f := &Filter{Text: s, root: n}
+	// The program for a socket (metadata VLAN tests, the longer of the two) must fit the kernel.
+	if _, err := f.Compile(true); err != nil {
+		return nil, p.errf("%v", err)
+	}
+	return f, nil
 }
 
 const supported = "supported: stp, vlan [N], ether host|src|dst MAC, ether proto N|arp|ip|ip6, arp, ip, ip6, lldp, and, or, not, ( )"
+
+// Limits. The kernel takes classic BPF programs of at most MaxInstructions (BPF_MAXINSNS);
+// every primitive compiles to at least two instructions, so a filter with more than
+// maxPrimitives primitives can never fit and is refused while parsing, before any code is made.
+// tcpdump compiles a longer program but then cannot attach it ("Kernel filter failed") and
+// filters in user space; dpdk-doctor refuses it instead. Nesting ("(" and "not") stops where
+// tcpdump's parser stops (its bison stack: 9995 levels).
+const (
+	MaxInstructions = 4096
+	maxPrimitives   = (MaxInstructions - 2) / 2
+	maxNesting      = 9995
+)
 
 type parser struct {
 	text  string
 	toks  []string
 	i     int
 	vlans int // vlan keywords so far: later link-layer tests look past that many tags
+	prims int // primitives so far
+	depth int // open parentheses and nots
 }
 
+// tokenize splits s into words, parentheses and operators in one pass: linear in len(s), so a
+// huge argument costs milliseconds before the parser refuses it.
 func tokenize(s string) []string {
 	var out []string
-	cur := ""
-	flush := func() {
-		if cur != "" {
-			out = append(out, cur)
-			cur = ""
+	start := -1 // start of the word being read, -1 between words
+	flush := func(end int) {
+		if start >= 0 {
+			out = append(out, s[start:end])
+			start = -1
 		}
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '(' || c == ')' || c == '!':
-			flush()
-			out = append(out, string(c))
+			flush(i)
+			out = append(out, s[i:i+1])
 		case c == '&' && i+1 < len(s) && s[i+1] == '&':
-			flush()
+			flush(i)
 			out = append(out, "and")
 			i++
 		case c == '|' && i+1 < len(s) && s[i+1] == '|':
-			flush()
+			flush(i)
 			out = append(out, "or")
 			i++
 		case unicode.IsSpace(rune(c)):
-			flush()
+			flush(i)
 		default:
-			cur += string(c)
+			if start < 0 {
+				start = i
+			}
 		}
 	}
-	flush()
+	flush(len(s))
 	return out
 }
 
 func (p *parser) errf(format string, a ...any) error {
-	return fmt.Errorf("filter %q: %s (%s)", p.text, fmt.Sprintf(format, a...), supported)
+	return fmt.Errorf("filter %q: %s (%s)", short(p.text), fmt.Sprintf(format, a...), supported)
+}
+
+// short cuts a long filter or token for an error message.
+func short(s string) string {
+	if len(s) > 60 {
+		return s[:60] + "..."
+	}
+	return s
 }
 
 func (p *parser) peek() string {
@@ -140,6 +171,11 @@ func (p *parser) or() (node, error) {
 }
 
 func (p *parser) unary() (node, error) {
+	if p.depth > maxNesting {
+		return nil, p.errf("nested deeper than %d levels", maxNesting)
+	}
+	p.depth++
+	defer func() { p.depth-- }()
 	switch p.peek() {
 	case "not", "!":
 		p.next()
@@ -162,6 +198,9 @@ func (p *parser) unary() (node, error) {
 var protoNames = map[string]uint16{"arp": 0x0806, "ip": 0x0800, "ip6": 0x86dd, "lldp": 0x88cc, "rarp": 0x8035}
 
 func (p *parser) primitive() (node, error) {
+	if p.prims++; p.prims > maxPrimitives {
+		return nil, p.errf("more than %d primitives: the compiled program cannot fit the kernel's limit of %d BPF instructions", maxPrimitives, MaxInstructions)
+	}
 	t := p.next()
 	switch t {
 	case "":
@@ -200,10 +239,10 @@ func (p *parser) primitive() (node, error) {
 			}
 			return protoNode{uint16(n), p.vlans}, nil
 		default:
-			return nil, p.errf("ether %q: want host, src, dst or proto", k)
+			return nil, p.errf("ether %q: want host, src, dst or proto", short(k))
 		}
 	}
-	return nil, p.errf("%q is not supported", t)
+	return nil, p.errf("%q is not supported", short(t))
 }
 
 // Frame is what a filter looks at: the bytes as the socket sees them, and the VLAN tag the

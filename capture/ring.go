@@ -24,7 +24,12 @@ type Source struct {
 	iface    string
 	since    time.Time // frames stamped before the filter was attached are dropped
 	filtered bool
+	idle     func() error
 }
+
+// SetIdle makes Next call f each time it has waited a poll interval (50 ms) without a frame;
+// an error from f ends Next with that error. Callers flush buffered output there.
+func (s *Source) SetIdle(f func() error) { s.idle = f }
 
 // Open starts capturing on iface. With a filter, it is compiled to classic BPF and attached to
 // the socket, so the kernel drops what was not asked for; frames that reached the ring before
@@ -76,6 +81,11 @@ func (s *Source) Next(ctx context.Context) (Packet, error) {
 		}
 		data, ci, err := s.tp.ZeroCopyReadPacketData()
 		if errors.Is(err, afpacket.ErrTimeout) {
+			if s.idle != nil {
+				if err := s.idle(); err != nil {
+					return Packet{}, err
+				}
+			}
 			continue
 		}
 		if err != nil {

@@ -56,7 +56,8 @@ func BenchmarkThroughputVsTcpdump(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		pw, _ := CreatePcap(os.DevNull)
+		pw, _ := OpenPcap(os.DevNull)
+		pw.Start()
 		var got atomic.Int64
 		ctx, cancel := context.WithCancel(context.Background())
 		capDone := make(chan struct{})

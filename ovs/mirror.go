@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"syscall"
 
@@ -13,10 +14,34 @@ import (
 
 // Tags mark what dpdk-doctor creates in OVS, so that `cleanup` finds it after a killed run.
 const (
-	TagOwner = "dpdk-doctor"     // value "traffic"
+	TagOwner = "dpdk-doctor"     // value OwnerTraffic
 	TagPID   = "dpdk-doctor-pid" // the process that made it
 	TagPeer  = "dpdk-doctor-veth"
+
+	OwnerTraffic = "traffic"
 )
+
+// ownedByTraffic tells whether external_ids carry the tags `traffic` writes: its owner value
+// and the pid of the run. Rows tagged otherwise are someone else's and are never removed.
+func ownedByTraffic(ids map[string]string) bool {
+	pid, err := strconv.Atoi(ids[TagPID])
+	return ids[TagOwner] == OwnerTraffic && err == nil && pid > 0
+}
+
+// BridgeNamesSorted lists the bridges, sorted, so that a command can check the one it was given
+// before it adds anything, and name the others when it is missing.
+func (c *Client) BridgeNamesSorted(ctx context.Context) ([]string, error) {
+	bridges, err := list[BridgeRow](ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(bridges))
+	for _, b := range bridges {
+		names = append(names, b.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
 
 // MirrorSpec is a capture port and the mirror that feeds it.
 type MirrorSpec struct {
@@ -132,7 +157,7 @@ type Leftover struct {
 	Peer                     string
 }
 
-// Leftovers finds the ports and mirrors tagged as dpdk-doctor's.
+// Leftovers finds the ports and mirrors tagged as made by `traffic` (owner and pid).
 func (c *Client) Leftovers(ctx context.Context) ([]Leftover, error) {
 	t, err := c.tables(ctx)
 	if err != nil {
@@ -148,12 +173,12 @@ func (c *Client) Leftovers(ctx context.Context) ([]Leftover, error) {
 	var out []Leftover
 	for _, b := range t.bridges {
 		for _, u := range b.Ports {
-			if p, ok := portBy[u]; ok && p.ExternalIDs[TagOwner] != "" {
+			if p, ok := portBy[u]; ok && ownedByTraffic(p.ExternalIDs) {
 				out = append(out, leftover(b.Name, "port", p.Name, p.UUID, p.ExternalIDs))
 			}
 		}
 		for _, u := range b.Mirrors {
-			if m, ok := mirBy[u]; ok && m.ExternalIDs[TagOwner] != "" {
+			if m, ok := mirBy[u]; ok && ownedByTraffic(m.ExternalIDs) {
 				out = append(out, leftover(b.Name, "mirror", m.Name, m.UUID, m.ExternalIDs))
 			}
 		}

@@ -1,6 +1,7 @@
 // Package traffic verifies that frames flow through an Open vSwitch bridge: it makes a veth
 // pair, adds one end to the bridge as the output of a mirror, captures on the other end, and
-// always takes it all down again: on success, error, timeout, Ctrl-C and SIGTERM. What a killed
+// always takes it all down again: on success, error, timeout, and when its caller's context
+// ends (Ctrl-C, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, a closed output). What a killed
 // run leaves is tagged, so that Cleanup finds it.
 package traffic
 
@@ -12,8 +13,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -31,37 +35,82 @@ type Options struct {
 	Count      int           // stop after this many frames (0: no limit)
 	Timeout    time.Duration // stop after this long (0: no limit)
 	Filter     *capture.Filter
-	Write      string   // a pcap file to write, "" for none
-	SelectPort []string // mirror only these ports
-	VLAN       []int    // mirror only these VLANs
-	Out        io.Writer
-	Log        io.Writer // progress and the setup/teardown timings
-	Ready      func()    // called once capturing (tests use it to start sending)
+	Write      string    // a pcap file to write, "" for none
+	Pcap       io.Writer // or a stream to write pcap to (standard output for `-w -`)
+	SelectPort []string  // mirror only these ports
+	VLAN       []int     // mirror only these VLANs
+	// Out takes one line per frame (nil: none). When it has a Flush method (a bufio.Writer),
+	// Run flushes it after every line if LineBuffered, whenever the capture is idle, and at
+	// the end, before the teardown.
+	Out          io.Writer
+	LineBuffered bool
+	Log          io.Writer // progress and the setup/teardown timings
+	// Leftovers of dead runs (their pid gone) found at the start are removed when
+	// CleanupStale, else reported with CleanupHint, the command that removes them.
+	CleanupStale bool
+	CleanupHint  string
+	Ready        func() // called once capturing (tests use it to start sending)
 }
 
 // Result is what a run saw and how long its setup and teardown took.
 type Result struct {
 	Summary  capture.Summary
+	Started  bool // the capture ran (false: an error came first; there is nothing to report)
 	Setup    time.Duration
 	Teardown time.Duration
 	TimedOut bool
 }
 
-// Run carries out one verification against the OVS behind c. ctx ending (Ctrl-C, SIGTERM)
-// stops the capture; the teardown then runs on a fresh context, whatever happened.
-func Run(ctx context.Context, c *ovs.Client, o Options) (res Result, err error) {
-	if o.Out == nil {
-		o.Out = io.Discard
+// ErrOutputClosed ends a run whose output went away (EPIPE: the reader of a pipe exited, as
+// `| head` does). Everything was torn down; the caller exits quietly.
+var ErrOutputClosed = errors.New("output closed")
+
+// InputError is an error in what the run was asked to do (a bridge that does not exist, a
+// pcap path that cannot be written), found before anything was made.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+func outErr(err error) error {
+	if errors.Is(err, syscall.EPIPE) {
+		return fmt.Errorf("%w: %w", ErrOutputClosed, err)
 	}
+	return err
+}
+
+// Run carries out one verification against the OVS behind c. ctx ending (Ctrl-C, SIGTERM,
+// SIGHUP, ...) stops the capture; the teardown then runs on a fresh context, whatever
+// happened. The output file is opened and the bridge checked before anything is made.
+func Run(ctx context.Context, c *ovs.Client, o Options) (res Result, err error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
 	if err := ovs.ValidName("bridge", o.Bridge); err != nil {
-		return res, err
+		return res, &InputError{err}
 	}
 	start := time.Now()
+	var pw *capture.PcapWriter
+	switch {
+	case o.Write != "":
+		if pw, err = capture.OpenPcap(o.Write); err != nil {
+			return res, &InputError{err}
+		}
+	case o.Pcap != nil:
+		pw = capture.NewPcapStream(o.Pcap)
+	}
+	flusher, _ := o.Out.(interface{ Flush() error })
+	flush := func() error {
+		if flusher == nil {
+			return nil
+		}
+		return outErr(flusher.Flush())
+	}
 	var undo []func() error
 	defer func() {
+		if e := flush(); e != nil && err == nil {
+			err = e
+		}
 		t := time.Now()
 		var errs []error
 		for i := len(undo) - 1; i >= 0; i-- {
@@ -73,7 +122,28 @@ func Run(ctx context.Context, c *ovs.Client, o Options) (res Result, err error) 
 		if len(errs) > 0 {
 			err = errors.Join(err, fmt.Errorf("teardown incomplete (run `dpdk-doctor cleanup`): %w", errors.Join(errs...)))
 		}
+		if pw != nil && !res.Started {
+			pw.Abandon()
+		} else if pw != nil {
+			if e := outErr(pw.Close()); e != nil && err == nil {
+				err = e
+			}
+		}
 	}()
+
+	names, err := c.BridgeNamesSorted(ctx)
+	if err != nil {
+		return res, err
+	}
+	if !slices.Contains(names, o.Bridge) {
+		if len(names) == 0 {
+			return res, &InputError{fmt.Errorf("no bridge named %s: this OVS has no bridges", o.Bridge)}
+		}
+		return res, &InputError{fmt.Errorf("no bridge named %s (bridges: %s)", o.Bridge, strings.Join(names, ", "))}
+	}
+	if err := stale(ctx, c, o); err != nil {
+		return res, err
+	}
 
 	capEnd, brEnd, err := newVeth()
 	if err != nil {
@@ -85,8 +155,9 @@ func Run(ctx context.Context, c *ovs.Client, o Options) (res Result, err error) 
 		return res, err
 	}
 	undo = append(undo, func() error { src.Close(); return nil })
+	src.SetIdle(flush)
 
-	tags := map[string]string{ovs.TagOwner: "traffic", ovs.TagPID: strconv.Itoa(os.Getpid()), ovs.TagPeer: capEnd}
+	tags := map[string]string{ovs.TagOwner: ovs.OwnerTraffic, ovs.TagPID: strconv.Itoa(os.Getpid()), ovs.TagPeer: capEnd}
 	portU, mirU, err := c.AddMirror(ctx, ovs.MirrorSpec{Bridge: o.Bridge, Port: brEnd, Mirror: "dpdk-doctor-" + brEnd,
 		SelectPort: o.SelectPort, SelectVLAN: o.VLAN, Tags: tags})
 	if err != nil {
@@ -108,15 +179,17 @@ func Run(ctx context.Context, c *ovs.Client, o Options) (res Result, err error) 
 	})
 	cancel()
 	if err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
 		return res, fmt.Errorf("waiting for OVS to open the capture port: %w", err)
 	}
-	var pw *capture.PcapWriter
-	if o.Write != "" {
-		if pw, err = capture.CreatePcap(o.Write); err != nil {
-			return res, err
+	if pw != nil {
+		if err := pw.Start(); err != nil {
+			return res, outErr(err)
 		}
-		undo = append(undo, pw.Close)
 	}
+	res.Started = true
 	res.Setup = time.Since(start)
 	fmt.Fprintf(o.Log, "capturing on %s, mirrored from bridge %s (setup %v); filter %q\n", capEnd, o.Bridge, res.Setup.Round(time.Millisecond), filterText(o.Filter))
 	if o.Ready != nil {
@@ -128,6 +201,7 @@ func Run(ctx context.Context, c *ovs.Client, o Options) (res Result, err error) 
 		cctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
+	defer func() { res.Summary.KernelSeen, res.Summary.KernelDrops, _ = src.Stats() }()
 	for o.Count == 0 || res.Summary.Packets < o.Count {
 		p, err := src.Next(cctx)
 		if err != nil {
@@ -136,21 +210,77 @@ func Run(ctx context.Context, c *ovs.Client, o Options) (res Result, err error) 
 				break
 			}
 			if ctx.Err() != nil {
-				res.Summary.KernelSeen, res.Summary.KernelDrops, _ = src.Stats()
 				return res, ctx.Err()
 			}
 			return res, err
 		}
 		res.Summary.Add(p)
-		fmt.Fprintf(o.Out, "%s %s\n", capture.Timestamp(p.Time), capture.Line(p.Data, p.WireLen))
+		if o.Out != nil {
+			if _, err := fmt.Fprintf(o.Out, "%s %s\n", capture.Timestamp(p.Time), capture.Line(p.Data, p.WireLen)); err != nil {
+				return res, outErr(err)
+			}
+			if o.LineBuffered {
+				if err := flush(); err != nil {
+					return res, err
+				}
+			}
+		}
 		if pw != nil {
 			if err := pw.Write(p); err != nil {
-				return res, fmt.Errorf("writing %s: %w", o.Write, err)
+				return res, outErr(err)
 			}
 		}
 	}
-	res.Summary.KernelSeen, res.Summary.KernelDrops, _ = src.Stats()
 	return res, nil
+}
+
+// stale finds what dead runs left (their pid gone) and removes it (CleanupStale) or says how.
+// A live run's leftovers are its own business.
+func stale(ctx context.Context, c *ovs.Client, o Options) error {
+	rows, err := c.Leftovers(ctx)
+	if err != nil {
+		return err
+	}
+	links, err := LeftoverLinks()
+	if err != nil {
+		return err
+	}
+	var deadRows []ovs.Leftover
+	var deadLinks []LeftoverLink
+	var what []string
+	for _, r := range rows {
+		if !r.Alive {
+			deadRows = append(deadRows, r)
+			what = append(what, fmt.Sprintf("%s %s on bridge %s (run %d)", r.Kind, r.Name, r.Bridge, r.PID))
+		}
+	}
+	for _, l := range links {
+		if !l.Alive {
+			deadLinks = append(deadLinks, l)
+			what = append(what, fmt.Sprintf("veth %s (run %d)", l.Name, l.PID))
+		}
+	}
+	if len(what) == 0 {
+		return nil
+	}
+	if !o.CleanupStale {
+		hint := o.CleanupHint
+		if hint == "" {
+			hint = "dpdk-doctor cleanup"
+		}
+		fmt.Fprintf(o.Log, "found what earlier traffic runs left (they are gone): %s; remove it with: %s (or run traffic with --cleanup-stale)\n", strings.Join(what, ", "), hint)
+		return nil
+	}
+	if len(deadRows) > 0 {
+		if err := c.RemoveLeftovers(ctx, deadRows); err != nil {
+			return fmt.Errorf("removing what earlier runs left: %w", err)
+		}
+	}
+	if err := DeleteLinks(deadLinks); err != nil {
+		return fmt.Errorf("removing what earlier runs left: %w", err)
+	}
+	fmt.Fprintf(o.Log, "removed what earlier traffic runs left: %s\n", strings.Join(what, ", "))
+	return nil
 }
 
 func filterText(f *capture.Filter) string {
@@ -223,7 +353,12 @@ type LeftoverLink struct {
 	Alive bool
 }
 
-// LeftoverLinks lists the veths whose alias marks them as dpdk-doctor's.
+// linkName is the name newVeth gives: ddc (capture end) or ddb (bridge end) and 8 hex digits.
+var linkName = regexp.MustCompile(`^dd[cb][0-9a-f]{8}$`)
+
+// LeftoverLinks lists the links `traffic` made and did not remove: only those with its name
+// pattern, of type veth, whose alias marks them as its own. Anything else, even a link with a
+// name like ours, is not ours to delete.
 func LeftoverLinks() ([]LeftoverLink, error) {
 	links, err := netlink.LinkList()
 	if err != nil {
@@ -232,10 +367,12 @@ func LeftoverLinks() ([]LeftoverLink, error) {
 	var out []LeftoverLink
 	for _, l := range links {
 		a := l.Attrs()
-		if pidStr, ok := strings.CutPrefix(a.Alias, aliasPrefix); ok {
-			pid, _ := strconv.Atoi(pidStr)
-			out = append(out, LeftoverLink{Name: a.Name, PID: pid, Alive: ovs.ProcessAlive(pid)})
+		pidStr, ok := strings.CutPrefix(a.Alias, aliasPrefix)
+		pid, err := strconv.Atoi(pidStr)
+		if !ok || err != nil || pid <= 0 || !linkName.MatchString(a.Name) || l.Type() != "veth" {
+			continue
 		}
+		out = append(out, LeftoverLink{Name: a.Name, PID: pid, Alive: ovs.ProcessAlive(pid)})
 	}
 	return out, nil
 }

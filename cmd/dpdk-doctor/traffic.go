@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +32,9 @@ func newTraffic(g *globals) *cobra.Command {
 		Long: "traffic makes a veth pair, adds one end to BRIDGE as the output of a mirror (select-all, or " +
 			"--select-port), captures on the other end through an AF_PACKET ring with the filter compiled to BPF, " +
 			"prints one line per frame and a summary, and then removes the mirror, the port and the veths: on " +
-			"success, error, timeout, Ctrl-C and SIGTERM. What a killed run leaves, `dpdk-doctor cleanup` removes.",
+			"success, error, timeout, Ctrl-C, SIGTERM, SIGHUP, SIGQUIT and SIGPIPE (exit 128+signal), and when the reader " +
+			"of its output goes away (`| head`: exit 141, quietly). What a SIGKILLed run leaves, `dpdk-doctor cleanup` " +
+			"removes; the next traffic run reports it (or removes it with --cleanup-stale).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Bridge = args[0]
@@ -54,54 +62,14 @@ func newTraffic(g *globals) *cobra.Command {
 			if g.root != "" || g.demo {
 				return usageErr("traffic captures on this host's OVS: it cannot be used with --root or --demo")
 			}
-			// Ctrl-C and SIGTERM end the capture; the teardown still runs, then the exit code says which.
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			sigs := make(chan os.Signal, 2)
-			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-			defer signal.Stop(sigs)
-			var got os.Signal
-			go func() {
-				if s, ok := <-sigs; ok {
-					got = s
-					cancel()
-				}
-			}()
-			c, err := dialFlag(ctx)
-			if err != nil {
-				return &exitError{1, err}
-			}
-			defer c.Close()
-			o.Out, o.Log = os.Stdout, os.Stderr
-			res, err := traffic.Run(ctx, c, o)
-			res.Summary.Write(os.Stderr)
-			fmt.Fprintf(os.Stderr, "setup %v, teardown %v\n", res.Setup.Round(time.Millisecond), res.Teardown.Round(time.Millisecond))
-			if got != nil {
-				code := 130
-				if got == syscall.SIGTERM {
-					code = 143
-				}
-				if err != nil && ctx.Err() == nil {
-					return &exitError{code, err}
-				}
-				if err != nil && err != context.Canceled {
-					fmt.Fprintln(os.Stderr, "dpdk-doctor:", err)
-				}
-				return &exitError{code, fmt.Errorf("interrupted by %v; everything it made was removed", got)}
-			}
-			if err != nil {
-				return &exitError{1, err}
-			}
-			if res.TimedOut && o.Count > 0 && res.Summary.Packets < o.Count {
-				fmt.Fprintf(os.Stderr, "timed out after %v with %d of %d frames\n", o.Timeout, res.Summary.Packets, o.Count)
-			}
-			return nil
+			return runTraffic(o)
 		},
 	}
 	cmd.Flags().IntVarP(&o.Count, "count", "c", 0, "stop after N frames (default: no limit)")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 30*time.Second, "stop after this long (0: until Ctrl-C)")
 	cmd.Flags().StringVar(&filter, "filter", "", "capture filter: stp, vlan [N], ether host|src|dst MAC, ether proto N|arp|ip|ip6, arp, ip, ip6, lldp, and/or/not, ( )")
-	cmd.Flags().StringVarP(&o.Write, "write", "w", "", "also write the frames to `FILE.pcap`")
+	cmd.Flags().StringVarP(&o.Write, "write", "w", "", "also write the frames to `FILE.pcap` (flushed frame by frame); - writes pcap to standard output instead of lines, as tcpdump -w -")
+	cmd.Flags().BoolVar(&o.CleanupStale, "cleanup-stale", false, "first remove what earlier, dead traffic runs left (as `dpdk-doctor cleanup` does)")
 	cmd.Flags().StringSliceVar(&o.SelectPort, "select-port", nil, "mirror only these ports (default: every port)")
 	cmd.Flags().IntSliceVar(&o.VLAN, "vlan", nil, "mirror only these VLANs")
 	addDBFlags(cmd)
@@ -169,4 +137,117 @@ func newCleanup(g *globals) *cobra.Command {
 	cmd.Flags().BoolVar(&force, "force", false, "also remove what a still-running traffic run owns")
 	addDBFlags(cmd)
 	return cmd
+}
+
+// trafficSignals end a capture; the teardown runs, then the exit code is 128+signal. SIGHUP is
+// a dropped SSH session or a closed terminal; SIGPIPE a reader of the output that went away.
+var trafficSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGPIPE}
+
+// runTraffic runs a capture with the signals caught, standard output buffered (line by line on
+// a terminal) and watched, and the exit code set by what ended it.
+func runTraffic(o traffic.Options) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// With SIGPIPE caught, a write to a closed standard output returns EPIPE (instead of
+	// killing the process before it tears down), and traffic.Run ends with ErrOutputClosed.
+	sigs := make(chan os.Signal, 4)
+	// Never stopped: a signal during the teardown or while exiting is ignored, not fatal.
+	signal.Notify(sigs, trafficSignals...)
+	var got atomic.Value // os.Signal
+	go func() {
+		if s, ok := <-sigs; ok {
+			got.Store(s)
+			cancel()
+		}
+	}()
+	// A pipe whose reader exits (| head -1) is noticed at once, not at the next frame.
+	go watchStdout(ctx, sigs)
+
+	c, err := dialFlag(ctx)
+	if err != nil {
+		return &exitError{1, err}
+	}
+	defer c.Close()
+	stdout := bufio.NewWriterSize(os.Stdout, 64<<10)
+	if o.Write == "-" {
+		o.Write, o.Pcap = "", os.Stdout // lines go nowhere, as with tcpdump -w -
+	} else {
+		o.Out, o.LineBuffered = stdout, stdoutIsTerminal()
+	}
+	o.Log = os.Stderr
+	o.CleanupHint = "dpdk-doctor cleanup"
+	for _, f := range [][2]string{{"--db", dbFlag}, {"--db-key", dbTLS.Key}, {"--db-cert", dbTLS.Cert}, {"--db-ca", dbTLS.CA}} {
+		if f[1] != "" {
+			o.CleanupHint += " " + f[0] + " " + trafficQuote(f[1])
+		}
+	}
+	res, err := traffic.Run(ctx, c, o)
+	stdout.Flush()
+	if res.Started {
+		res.Summary.Write(os.Stderr)
+		fmt.Fprintf(os.Stderr, "setup %v, teardown %v\n", res.Setup.Round(time.Millisecond), res.Teardown.Round(time.Millisecond))
+	}
+	sig, _ := got.Load().(os.Signal)
+	if sig == nil && errors.Is(err, traffic.ErrOutputClosed) {
+		sig = syscall.SIGPIPE
+	}
+	if sig != nil {
+		code := 128 + int(sig.(syscall.Signal))
+		if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, traffic.ErrOutputClosed) {
+			fmt.Fprintln(os.Stderr, "dpdk-doctor:", err)
+		}
+		if sig == syscall.SIGPIPE {
+			return &exitError{code, errors.New("")} // the reader is gone: nothing to say
+		}
+		return &exitError{code, fmt.Errorf("interrupted by %v; everything it made was removed", sig)}
+	}
+	var ie *traffic.InputError
+	if errors.As(err, &ie) {
+		return &exitError{2, err}
+	}
+	if err != nil {
+		return &exitError{1, err}
+	}
+	if res.TimedOut && o.Count > 0 && res.Summary.Packets < o.Count {
+		fmt.Fprintf(os.Stderr, "timed out after %v with %d of %d frames\n", o.Timeout, res.Summary.Packets, o.Count)
+	}
+	return nil
+}
+
+// watchStdout waits, when standard output is a pipe or a socket, for its reader to go away
+// (poll reports POLLERR/POLLHUP) and then reports it as SIGPIPE.
+func watchStdout(ctx context.Context, sigs chan<- os.Signal) {
+	st, err := os.Stdout.Stat()
+	if err != nil || st.Mode()&(os.ModeNamedPipe|os.ModeSocket) == 0 {
+		return
+	}
+	for ctx.Err() == nil {
+		fds := []unix.PollFd{{Fd: int32(os.Stdout.Fd()), Events: 0}}
+		n, err := unix.Poll(fds, 200)
+		if err != nil && err != unix.EINTR {
+			return
+		}
+		if n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
+			select {
+			case sigs <- syscall.SIGPIPE:
+			default:
+			}
+			return
+		}
+	}
+}
+
+func stdoutIsTerminal() bool {
+	_, err := unix.IoctlGetTermios(int(os.Stdout.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// trafficQuote quotes an argument for a POSIX shell when it needs it.
+func trafficQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@,+", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

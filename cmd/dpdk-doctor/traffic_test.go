@@ -90,10 +90,17 @@ func trafficRig(t *testing.T) (*ovstest.Instance, func([]frames.Frame)) {
 // startTraffic runs the real binary and waits until it captures; it returns the capture end.
 func startTraffic(t *testing.T, in *ovstest.Instance, args ...string) (*exec.Cmd, *bytes.Buffer, *syncBuf, string) {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"traffic", trafBridge, "--db", in.DB}, args...)...)
 	out := &bytes.Buffer{}
+	cmd, errb, dev := startTrafficTo(t, in, out, args...)
+	return cmd, out, errb, dev
+}
+
+// startTrafficTo is startTraffic with standard output going to stdout.
+func startTrafficTo(t *testing.T, in *ovstest.Instance, stdout io.Writer, args ...string) (*exec.Cmd, *syncBuf, string) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"traffic", trafBridge, "--db", in.DB}, args...)...)
 	errb := &syncBuf{}
-	cmd.Stdout = out
+	cmd.Stdout = stdout
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {
@@ -111,9 +118,22 @@ func startTraffic(t *testing.T, in *ovstest.Instance, args ...string) (*exec.Cmd
 	}()
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); pw.Close(); close(exited) }()
+	// A test that fails early must not leave a capture running.
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+			}
+		}
+	})
 	select {
 	case dev := <-ready:
-		return cmd, out, errb, dev
+		return cmd, errb, dev
 	case <-exited:
 		time.Sleep(50 * time.Millisecond)
 		t.Fatalf("traffic exited before capturing: %s", errb.String())
@@ -121,7 +141,7 @@ func startTraffic(t *testing.T, in *ovstest.Instance, args ...string) (*exec.Cmd
 		cmd.Process.Kill()
 		t.Fatalf("traffic did not start capturing: %s", errb.String())
 	}
-	return nil, nil, nil, ""
+	return nil, nil, ""
 }
 
 type syncBuf struct {
