@@ -32,6 +32,9 @@ func newFix(g *globals) *cobra.Command {
 			"With --apply: backs up the RMRDS settings, loads the exclusion, reads it back and verifies every slot; " +
 			"a reboot makes it take effect. --rollback BACKUP loads a backup back and verifies it.",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.liveOnlyIf(apply, "change the firmware's RMRR settings with conrep"); err != nil {
+				return err
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			o.Out = os.Stdout

@@ -14,7 +14,9 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/internal/testhost"
 )
 
-var binary string
+// binary is dpdk-doctor as released; hookedBinary is built with -tags dpdkdoctor_testhooks,
+// where a --root tree stands for this machine (the fix tests: the conrep double plays its firmware).
+var binary, hookedBinary string
 
 // TestMain builds the real dpdk-doctor binary once; the tests run it as a user would.
 func TestMain(m *testing.M) {
@@ -24,6 +26,13 @@ func TestMain(m *testing.M) {
 	}
 	binary = filepath.Join(dir, "dpdk-doctor")
 	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		os.Exit(2)
+	}
+	hookedBinary = filepath.Join(dir, "dpdk-doctor-testhooks")
+	build = exec.Command("go", "build", "-tags", "dpdkdoctor_testhooks", "-o", hookedBinary, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
