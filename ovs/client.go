@@ -90,6 +90,12 @@ func DialWith(ctx context.Context, db string, o Options) (*Client, error) {
 		if r := g.reason(); r != nil {
 			return nil, r
 		}
+		if ctx.Err() != nil {
+			err = ctx.Err() // libovsdb flattens it into text
+		} else {
+			// libovsdb names the guard's private socket: name the server instead.
+			err = errors.New(strings.ReplaceAll(err.Error(), local, db))
+		}
 		return nil, fmt.Errorf("OVSDB %s: %s: %w", db, what, waitErr(err, o.Timeout))
 	}
 	if err := c.Connect(ctx); err != nil {
