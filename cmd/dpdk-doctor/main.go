@@ -109,14 +109,15 @@ func refuseUnknownSubcommands(cmd *cobra.Command) {
 	}
 }
 
-// version is set at build time (-ldflags "-X main.version=0.3.0"); otherwise the module's
-// version from the build information is used.
-var version = ""
+// version and commit are set at build time (-ldflags "-X main.version=0.3.0 -X
+// main.commit=$(git rev-parse HEAD)"); otherwise the build information's module version and
+// VCS revision are used, when the build recorded them.
+var version, commit = "", ""
 
 // versionString is what --version prints after the name: the version, the Go release and the
 // commit the binary was built from, when known.
 func versionString() string {
-	v, commit, dirty := version, "", false
+	v, commit, dirty := version, commit, false
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if v == "" {
 			v = bi.Main.Version
@@ -124,7 +125,9 @@ func versionString() string {
 		for _, s := range bi.Settings {
 			switch s.Key {
 			case "vcs.revision":
-				commit = s.Value
+				if commit == "" {
+					commit = s.Value
+				}
 			case "vcs.modified":
 				dirty = s.Value == "true"
 			}
