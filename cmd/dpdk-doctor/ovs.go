@@ -77,8 +77,12 @@ func ovsState(ctx context.Context, g *globals, f *check.Facts) (st *ovs.State, s
 func ovsFindings(cmd *cobra.Command, g *globals, f *check.Facts) []check.Finding {
 	st, source, ok, err := ovsState(cmd.Context(), g, f)
 	if err != nil {
+		remedy := []string{"systemctl status openvswitch-switch", "# or point --db at the right socket"}
+		if errors.Is(err, os.ErrPermission) {
+			remedy = []string{"sudo dpdk-doctor check   # the OVSDB socket is root's"}
+		}
 		return []check.Finding{{ID: "ovs.db", Area: "ovs", Subject: "Open_vSwitch", Severity: check.Fail,
-			Summary: err.Error(), Evidence: []check.Evidence{{File: source, Value: "unreachable"}}, Remedy: []string{"systemctl status openvswitch-switch", "# or point --db at the right socket"}}}
+			Summary: err.Error(), Evidence: []check.Evidence{{File: source, Value: "unreachable"}}, Remedy: remedy}}
 	}
 	var out []check.Finding
 	if ok {
