@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 )
 
@@ -46,19 +47,30 @@ func newGuard(server net.Conn, peer string, limit int64) (*guard, string, error)
 	if limit <= 0 {
 		limit = DefaultMaxMessage
 	}
-	dir, err := os.MkdirTemp("", "dpdk-doctor-ovsdb-") // mode 0700: only we can connect
-	if err != nil {
-		return nil, "", fmt.Errorf("OVSDB %s: %w", peer, err)
+	// libovsdb takes the endpoint as a URL and falls back to the default socket when it finds
+	// no absolute path in it: the private socket's path must be absolute and plain.
+	var err error
+	for _, base := range []string{os.TempDir(), "/tmp"} {
+		if !filepath.IsAbs(base) || strings.ContainsAny(base, "%?#@ \t\n") {
+			continue
+		}
+		dir, derr := os.MkdirTemp(base, "dpdk-doctor-ovsdb-") // mode 0700: only we can connect
+		if derr != nil {
+			err = derr
+			continue
+		}
+		path := filepath.Join(dir, "db.sock")
+		ln, lerr := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+		if lerr != nil {
+			os.RemoveAll(dir)
+			err = lerr
+			continue
+		}
+		g := &guard{peer: peer, limit: limit, server: server, ln: ln, dir: dir}
+		go g.accept()
+		return g, "unix:" + path, nil
 	}
-	path := filepath.Join(dir, "db.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, "", fmt.Errorf("OVSDB %s: %w", peer, err)
-	}
-	g := &guard{peer: peer, limit: limit, server: server, ln: ln, dir: dir}
-	go g.accept()
-	return g, "unix:" + path, nil
+	return nil, "", fmt.Errorf("OVSDB %s: making the private socket for the connection: %w", peer, err)
 }
 
 func (g *guard) accept() {

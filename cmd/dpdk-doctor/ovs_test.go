@@ -367,6 +367,14 @@ func TestOVSAddPortInput(t *testing.T) {
 			t.Fatalf("%q changed the database", c.args)
 		}
 	}
+	// A relative socket path (and a relative TMPDIR) reach this server, not the default socket
+	// (libovsdb alone falls back to /var/run/openvswitch/db.sock for "unix:db.sock").
+	rel := exec.Command(binary, "ovs", "show", "--json", "--db", "unix:db.sock")
+	rel.Dir = in.Dir
+	rel.Env = append(os.Environ(), "TMPDIR=relative-tmp")
+	if out, err := rel.Output(); err != nil || !strings.Contains(string(out), `"name": "br-in"`) {
+		t.Errorf("--db unix:db.sock in %s: %v %s", in.Dir, err, out)
+	}
 	if _, stderr, code := runBin(t, "ovs", "del-port", "br-none", "x", "--db", in.DB); code != 2 || !strings.Contains(stderr, "no bridge named br-none") {
 		t.Errorf("del-port on a missing bridge: exit %d %s", code, stderr)
 	}
