@@ -130,3 +130,30 @@ func TestDialMissing(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMsgScanner: how the stream is cut into reads does not change what the scanner decides,
+// and a message never counts more bytes than were fed.
+func FuzzMsgScanner(f *testing.F) {
+	f.Add([]byte(`{"id":1,"result":["a}\"]{"]} {"method":"echo","params":[]}`), uint8(3), int64(20))
+	f.Add([]byte(`{"result":"xxxxxxxxxxxxxxxxxxxxxxxxxxx`), uint8(1), int64(10))
+	f.Fuzz(func(t *testing.T, b []byte, step uint8, limit int64) {
+		if limit <= 0 || limit > 1<<20 {
+			limit = 64
+		}
+		var whole msgScanner
+		wn, wover := whole.feed(b, limit)
+		var parts msgScanner
+		n := int(step%16) + 1
+		var pn int64
+		pover := false
+		for i := 0; i < len(b) && !pover; i += n {
+			pn, pover = parts.feed(b[i:min(i+n, len(b))], limit)
+		}
+		if wover != pover || (!wover && (wn != pn || whole != parts)) {
+			t.Fatalf("whole: %d %v %+v; in pieces of %d: %d %v %+v", wn, wover, whole, n, pn, pover, parts)
+		}
+		if wn > int64(len(b)) {
+			t.Fatalf("counted %d of %d bytes", wn, len(b))
+		}
+	})
+}
