@@ -56,7 +56,10 @@ func checkDBFlags() error {
 func ovsState(ctx context.Context, g *globals, f *check.Facts) (st *ovs.State, source string, ok bool, err error) {
 	if dbFlag == "" && !f.Root.IsLive() {
 		st, err := ovs.ReadSnapshot(f.Root)
-		return st, f.Root.Path(ovs.SnapshotFile), st != nil, err
+		if err != nil {
+			return nil, f.Root.Path(ovs.SnapshotFile), false, inputErr(err) // the tree is the input
+		}
+		return st, f.Root.Path(ovs.SnapshotFile), st != nil, nil
 	}
 	db := dbFlag
 	if db == "" {
@@ -115,7 +118,10 @@ func newOVS(g *globals) *cobra.Command {
 				return err
 			}
 			st, source, ok, err := ovsState(cmd.Context(), g, f)
-			if err != nil {
+			var ee *exitError
+			if errors.As(err, &ee) {
+				return err
+			} else if err != nil {
 				return &exitError{1, err}
 			}
 			if !ok {

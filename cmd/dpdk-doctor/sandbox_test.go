@@ -169,3 +169,18 @@ func TestSandbox(t *testing.T) {
 	}
 	in.Vsctl("--if-exists", "del-port", sbxBridge, "ddsbx1", "--", "--if-exists", "clear", "Bridge", sbxBridge, "mirrors")
 }
+
+// TestBadSnapshot: a tree whose OVS snapshot is not one is bad input: exit 2, naming the file.
+func TestBadSnapshot(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tree")
+	if out, err := exec.Command("cp", "-a", tree("dl360e-gen8"), dir).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	p := filepath.Join(dir, "var", "lib", "dpdk-doctor", "ovs-state.json")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, []byte(`{"bridges":7}`), 0o644)
+	_, stderr, code := runBin(t, "ovs", "show", "--root", dir)
+	if code != 2 || !strings.Contains(stderr, "ovs-state.json") {
+		t.Errorf("exit %d, want 2 naming the snapshot: %s", code, stderr)
+	}
+}
