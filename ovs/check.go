@@ -2,7 +2,6 @@ package ovs
 
 import (
 	"fmt"
-	"math/bits"
 	"strconv"
 	"strings"
 
@@ -154,27 +153,27 @@ func socketMem(st *State, f *check.Facts, sm, source string) check.Finding {
 func pmdMask(f *check.Facts, mask, source string) check.Finding {
 	fd := check.Finding{ID: "ovs.pmd-cpu-mask", Subject: "Open_vSwitch", Severity: check.OK,
 		Evidence: []check.Evidence{{File: source, Value: "other_config:pmd-cpu-mask=" + mask}}}
-	m, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(mask), "0x"), 16, 64)
-	if err != nil || m == 0 {
-		fd.Severity, fd.Summary = check.Fail, fmt.Sprintf("pmd-cpu-mask %q is not a non-zero hex CPU mask", mask)
+	cpus, err := ParseCPUMask(mask)
+	if err != nil {
+		fd.Severity, fd.Summary = check.Fail, fmt.Sprintf("pmd-cpu-mask %q is not a non-zero hex CPU mask: %v", mask, err)
 		return fd
 	}
 	n := 0
 	if f != nil {
 		n = f.CPU.CPUs
 	}
-	if n > 0 && n < 64 && m>>uint(n) != 0 {
+	if last := cpus[len(cpus)-1]; n > 0 && last >= n {
 		fd.Severity = check.Fail
-		fd.Summary = fmt.Sprintf("pmd-cpu-mask %s names CPUs this host does not have (it has %d)", mask, n)
+		fd.Summary = fmt.Sprintf("pmd-cpu-mask %s names CPUs this host does not have (it has %d; the mask names CPU %d)", mask, n, last)
 		return fd
 	}
-	fd.Summary = fmt.Sprintf("pmd-cpu-mask %s: %d PMD core(s)", mask, bits.OnesCount64(m))
+	fd.Summary = fmt.Sprintf("pmd-cpu-mask %s: %d PMD core(s)", mask, len(cpus))
 	if f == nil {
 		return fd
 	}
 	// Which nodes do the mask's CPUs sit on, and which nodes hold DPDK NICs?
 	cpuNode := map[int]int{}
-	for node := 0; node < 64; node++ {
+	for node := 0; node < 1024; node++ {
 		s, err := f.Root.ReadString(fmt.Sprintf("sys/devices/system/node/node%d/cpulist", node))
 		if err != nil {
 			break
@@ -184,10 +183,8 @@ func pmdMask(f *check.Facts, mask, source string) check.Finding {
 		}
 	}
 	pmdNodes := map[int]bool{}
-	for c := 0; c < 64; c++ {
-		if m&(1<<uint(c)) != 0 {
-			pmdNodes[cpuNode[c]] = true
-		}
+	for _, c := range cpus {
+		pmdNodes[cpuNode[c]] = true
 	}
 	var uncovered []string
 	for _, d := range f.Selected {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/ovn-kubernetes/libovsdb/model"
@@ -12,17 +11,6 @@ import (
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 )
-
-var nameRe = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,64}$`)
-
-// ValidName checks a bridge, port or interface name before it is used: printable, no spaces,
-// at most 64 characters.
-func ValidName(kind, s string) error {
-	if !nameRe.MatchString(s) {
-		return fmt.Errorf("%s name %q: use 1 to 64 letters, digits and _ . : @ -", kind, s)
-	}
-	return nil
-}
 
 // Preflight says why a DPDK port with these devargs cannot work on this host, or "" when
 // nothing stands in the way. It is the same diagnosis Explain gives after the fact.
@@ -64,10 +52,11 @@ type Outcome struct {
 // AddPort adds a port with one interface of type typ ("dpdk") and the given options to bridge,
 // in one transaction, tagged with externalIDs. It does not wait; see WaitPort.
 func (c *Client) AddPort(ctx context.Context, bridge, port, typ string, options, externalIDs map[string]string) error {
-	for k, v := range map[string]string{"bridge": bridge, "port": port} {
-		if err := ValidName(k, v); err != nil {
-			return err
-		}
+	if err := ValidName("bridge", bridge); err != nil {
+		return err
+	}
+	if err := ValidPortName(port, typ); err != nil {
+		return err
 	}
 	br, err := c.bridge(ctx, bridge)
 	if err != nil {
@@ -98,9 +87,12 @@ func (c *Client) AddPort(ctx context.Context, bridge, port, typ string, options,
 }
 
 // WaitPort waits until OVS has either given the port's interface an OpenFlow port number or
-// reported an error, ctx ends, or the server goes away. tick, when set, is called while waiting.
+// reported an error, ctx ends, the client's timeout passes, or the server goes away. tick, when
+// set, is called while waiting.
 func (c *Client) WaitPort(ctx context.Context, name string, tick func()) (Outcome, error) {
 	var out Outcome
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	err := c.WaitFor(ctx, func() (bool, error) {
 		if tick != nil {
 			tick()
@@ -125,7 +117,7 @@ func (c *Client) WaitPort(ctx context.Context, name string, tick func()) (Outcom
 		return false, nil
 	})
 	if errors.Is(err, context.DeadlineExceeded) {
-		return out, fmt.Errorf("OVS did not settle port %s in time: no ofport and no error yet (is ovs-vswitchd running?)", name)
+		return out, fmt.Errorf("OVS did not settle port %s in time: no ofport and no error yet (is ovs-vswitchd running? each wait is limited by --db-timeout, now %v, the whole command by --timeout)", name, c.timeout)
 	}
 	return out, err
 }
@@ -175,10 +167,12 @@ func (c *Client) bridge(ctx context.Context, name string) (*BridgeRow, error) {
 	if err != nil {
 		return nil, err
 	}
+	var names []string
 	for i := range bridges {
 		if bridges[i].Name == name {
 			return &bridges[i], nil
 		}
+		names = append(names, bridges[i].Name)
 	}
-	return nil, fmt.Errorf("no bridge named %s", name)
+	return nil, NoBridgeError(name, names)
 }

@@ -182,9 +182,22 @@ func ReadSnapshot(r host.Root) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	st, err := DecodeSnapshot(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.Path(SnapshotFile), err)
+	}
+	return st, nil
+}
+
+// DecodeSnapshot reads a snapshot's JSON (as capture writes it). Anything but one JSON object
+// of the State's shape is an error.
+func DecodeSnapshot(b []byte) (*State, error) {
 	var st State
 	if err := json.Unmarshal(b, &st); err != nil {
-		return nil, fmt.Errorf("%s: %w", r.Path(SnapshotFile), err)
+		return nil, fmt.Errorf("not an OVS snapshot: %w", err)
+	}
+	if st.Bridges == nil {
+		st.Bridges = []Bridge{}
 	}
 	return &st, nil
 }

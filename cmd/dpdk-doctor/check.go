@@ -37,14 +37,33 @@ func (g *globals) hostRoot() (host.Root, error) {
 // tree): what such a command would change is this machine, not the one described. action says
 // what was refused, for the message ("remove an OVS port").
 func (g *globals) liveOnly(action string) error {
+	return g.refuseOther(action, "")
+}
+
+func (g *globals) refuseOther(action, hint string) error {
 	switch {
+	case g.root != "" && treeIsThisHost:
+		return nil
 	case g.demo:
-		return usageErr("refusing to %s with --demo: the demo describes another machine, and the change would be made to this one (drop --demo, or leave out --apply for a dry run)", action)
+		return usageErr("refusing to %s with --demo: the demo describes another machine, and the change would be made to this one (drop --demo to act on this machine%s)", action, hint)
 	case g.root != "":
-		return usageErr("refusing to %s with --root %s: the tree describes another machine, and the change would be made to this one (drop --root, or leave out --apply for a dry run)", action, g.root)
+		return usageErr("refusing to %s with --root %s: the tree describes another machine, and the change would be made to this one (drop --root to act on this machine%s)", action, g.root, hint)
 	}
 	return nil
 }
+
+// liveOnlyIf is liveOnly for a command that changes state only when change is set (--apply).
+func (g *globals) liveOnlyIf(change bool, action string) error {
+	if !change {
+		return nil
+	}
+	return g.refuseOther(action, ", or leave out --apply for a dry run")
+}
+
+// treeIsThisHost is set only in binaries built with -tags dpdkdoctor_testhooks (testhooks.go):
+// there a --root tree stands for the machine whose firmware the conrep test double plays, so
+// `fix rmrr --root TREE --apply` can be tested end to end. Release builds cannot set it.
+var treeIsThisHost = false
 
 func parseAddresses(args []string) ([]pci.Address, error) {
 	var out []pci.Address

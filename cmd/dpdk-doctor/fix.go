@@ -57,6 +57,9 @@ func newFix(g *globals) *cobra.Command {
 			"(pid and command) and exits 1 without changing anything. A journal of an interrupted run that cannot be " +
 			"read stops every run (exit 1) with the ways out.",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.liveOnlyIf(apply, "change the firmware's RMRR settings with conrep"); err != nil {
+				return err
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			o.Out = os.Stdout

@@ -68,7 +68,7 @@ func (b *bios) excluded(t *testing.T) []string {
 
 func (b *bios) run(t *testing.T, fail string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(hookedBinary, args...) // a --root tree stands for the double's machine
 	cmd.Env = append(append(os.Environ(), b.env...), "CONREP_DOUBLE_FAIL="+fail)
 	var out, errb strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errb

@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -62,9 +65,88 @@ func newRoot() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&g.root, "root", "", "read a captured host tree at `DIR` instead of this host")
 	cmd.PersistentFlags().BoolVar(&g.demo, "demo", false, "read the embedded demo host (the seed's HP ProLiant DL360e Gen8)")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr("%v (see %s --help)", err, c.CommandPath()) })
+	cmd.Version = versionString()
+	cmd.SetVersionTemplate("{{.Name}} version {{.Version}}\n")
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		for _, check := range flagChecks {
+			if err := check(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	cmd.AddCommand(newCheck(g), newDevices(g), newRMRR(g))
 	addMore(cmd, g)
+	refuseUnknownSubcommands(cmd)
 	return cmd
+}
+
+// flagChecks validate flags shared by several commands (--db) before any command runs; each
+// returns a usage error.
+var flagChecks []func() error
+
+// refuseUnknownSubcommands makes every command that only groups others ("fix", "ovs") answer
+// an unknown subcommand with a usage error (exit 2) instead of cobra's help and exit 0.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		refuseUnknownSubcommands(c)
+	}
+	if cmd.Runnable() || !cmd.HasSubCommands() || cmd.Parent() == nil {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		var names []string
+		for _, sub := range c.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		return usageErr("%s: unknown command %q (want one of: %s; see %s --help)", c.CommandPath(), args[0], strings.Join(names, ", "), c.CommandPath())
+	}
+}
+
+// version and commit are set at build time (-ldflags "-X main.version=0.3.0 -X
+// main.commit=$(git rev-parse HEAD)"); otherwise the build information's module version and
+// VCS revision are used, when the build recorded them.
+var version, commit = "", ""
+
+// versionString is what --version prints after the name: the version, the Go release and the
+// commit the binary was built from, when known.
+func versionString() string {
+	v, commit, dirty := version, commit, false
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				if commit == "" {
+					commit = s.Value
+				}
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+	}
+	if v == "" || v == "(devel)" {
+		v = "devel"
+	}
+	extra := runtime.Version()
+	if commit != "" {
+		if len(commit) > 12 {
+			commit = commit[:12]
+		}
+		if dirty {
+			commit += "-dirty"
+		}
+		extra += ", commit " + commit
+	}
+	return v + " (" + extra + ")"
 }
 
 // addMore registers commands defined in other files of this package.

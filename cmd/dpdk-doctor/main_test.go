@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,7 +15,9 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/internal/testhost"
 )
 
-var binary string
+// binary is dpdk-doctor as released; hookedBinary is built with -tags dpdkdoctor_testhooks,
+// where a --root tree stands for this machine (the fix tests: the conrep double plays its firmware).
+var binary, hookedBinary string
 
 // TestMain builds the real dpdk-doctor binary once; the tests run it as a user would.
 func TestMain(m *testing.M) {
@@ -24,6 +27,13 @@ func TestMain(m *testing.M) {
 	}
 	binary = filepath.Join(dir, "dpdk-doctor")
 	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		os.Exit(2)
+	}
+	hookedBinary = filepath.Join(dir, "dpdk-doctor-testhooks")
+	build = exec.Command("go", "build", "-tags", "dpdkdoctor_testhooks", "-o", hookedBinary, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
@@ -351,5 +361,42 @@ func TestCaptureRoundTrip(t *testing.T) {
 	}
 	if _, stderr, code := runBin(t, "capture", t.TempDir(), "--demo"); code != 2 || !strings.Contains(stderr, "already exists") {
 		t.Errorf("capture into an existing dir: exit %d %q", code, stderr)
+	}
+}
+
+// TestBadUsage: bad usage exits 2 with a message naming what was wrong, everywhere.
+func TestBadUsage(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ovs", "show", "--db", "foo"}, `"foo"`},
+		{[]string{"check", "--demo", "--db", "foo"}, `"foo"`},
+		{[]string{"ovs", "show", "--db-timeout", "-1s"}, "--db-timeout"},
+		{[]string{"fix", "0000:03:00.0"}, `unknown command "0000:03:00.0"`},
+		{[]string{"ovs", "frob"}, `unknown command "frob"`},
+		{[]string{"frob"}, `unknown command "frob"`},
+		{[]string{"ovs", "add-port", "br0"}, "accepts 2 arg"},
+	}
+	for _, c := range cases {
+		_, stderr, code := runBin(t, c.args...)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, want 2 with %q: %s", c.args, code, c.want, stderr)
+		}
+	}
+	if out, _, code := runBin(t, "fix"); code != 0 || !strings.Contains(out, "rmrr") {
+		t.Errorf("fix alone shows its commands: exit %d %s", code, out)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, stderr, code := runBin(t, "--version")
+	if code != 0 || !regexp.MustCompile(`^dpdk-doctor version \S+ \(go1\.\d+[^)]*\)\n$`).MatchString(out) {
+		t.Errorf("--version: exit %d %q %s", code, out, stderr)
+	}
+	version, commit = "0.9.0", "0123456789abcdef0123"
+	defer func() { version, commit = "", "" }()
+	if got := versionString(); !regexp.MustCompile(`^0\.9\.0 \(go1\.\d+\S*, commit 0123456789ab\)$`).MatchString(got) {
+		t.Errorf("with ldflags: %q", got)
 	}
 }

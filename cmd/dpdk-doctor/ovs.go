@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,15 +18,16 @@ import (
 
 // OVS flags, shared by check and the ovs commands.
 var (
-	dbFlag  string
-	dbTLS   ovs.TLS
-	dialTTL = 3 * time.Second
+	dbFlag    string
+	dbTLS     ovs.TLS
+	dbTimeout = ovs.DefaultTimeout
 )
 
 func init() {
 	moreCommands = append(moreCommands, newOVS)
 	addCheckFlags = func(cmd *cobra.Command) { addDBFlags(cmd) }
 	extraFindings = ovsFindings
+	flagChecks = append(flagChecks, checkDBFlags)
 }
 
 func addDBFlags(cmd *cobra.Command) {
@@ -32,6 +35,20 @@ func addDBFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&dbTLS.Key, "db-key", "", "private key for an ssl: --db")
 	cmd.Flags().StringVar(&dbTLS.Cert, "db-cert", "", "certificate for an ssl: --db")
 	cmd.Flags().StringVar(&dbTLS.CA, "db-ca", "", "CA certificate for an ssl: --db")
+	cmd.Flags().DurationVar(&dbTimeout, "db-timeout", ovs.DefaultTimeout, "give up on any single wait on OVSDB (connect, monitor, a transaction, a port's set-up) after this `DURATION`")
+}
+
+// checkDBFlags refuses an OVSDB endpoint or timeout that cannot work, before anything runs.
+func checkDBFlags() error {
+	if dbFlag != "" {
+		if err := ovs.ValidEndpoint(dbFlag); err != nil {
+			return usageErr("--db: %v", err)
+		}
+	}
+	if dbTimeout <= 0 {
+		return usageErr("--db-timeout %v: want a positive duration, e.g. 30s", dbTimeout)
+	}
+	return nil
 }
 
 // ovsState returns the OVS state the flags name: a live database, or a tree's snapshot.
@@ -39,7 +56,10 @@ func addDBFlags(cmd *cobra.Command) {
 func ovsState(ctx context.Context, g *globals, f *check.Facts) (st *ovs.State, source string, ok bool, err error) {
 	if dbFlag == "" && !f.Root.IsLive() {
 		st, err := ovs.ReadSnapshot(f.Root)
-		return st, f.Root.Path(ovs.SnapshotFile), st != nil, err
+		if err != nil {
+			return nil, f.Root.Path(ovs.SnapshotFile), false, inputErr(err) // the tree is the input
+		}
+		return st, f.Root.Path(ovs.SnapshotFile), st != nil, nil
 	}
 	db := dbFlag
 	if db == "" {
@@ -48,22 +68,24 @@ func ovsState(ctx context.Context, g *globals, f *check.Facts) (st *ovs.State, s
 			return nil, "", false, nil // no local OVS: nothing to judge
 		}
 	}
-	dctx, cancel := context.WithTimeout(ctx, dialTTL)
-	defer cancel()
-	c, err := ovs.Dial(dctx, db, dbTLS)
+	c, err := dialDB(ctx, db)
 	if err != nil {
 		return nil, db, false, err
 	}
 	defer c.Close()
-	st, err = c.Read(dctx)
+	st, err = c.Read(ctx)
 	return st, db, err == nil, err
 }
 
 func ovsFindings(cmd *cobra.Command, g *globals, f *check.Facts) []check.Finding {
 	st, source, ok, err := ovsState(cmd.Context(), g, f)
 	if err != nil {
+		remedy := []string{"systemctl status openvswitch-switch", "# or point --db at the right socket"}
+		if errors.Is(err, os.ErrPermission) {
+			remedy = []string{"sudo dpdk-doctor check   # the OVSDB socket is root's"}
+		}
 		return []check.Finding{{ID: "ovs.db", Area: "ovs", Subject: "Open_vSwitch", Severity: check.Fail,
-			Summary: err.Error(), Evidence: []check.Evidence{{File: source, Value: "unreachable"}}, Remedy: []string{"systemctl status openvswitch-switch", "# or point --db at the right socket"}}}
+			Summary: err.Error(), Evidence: []check.Evidence{{File: source, Value: "unreachable"}}, Remedy: remedy}}
 	}
 	var out []check.Finding
 	if ok {
@@ -96,7 +118,10 @@ func newOVS(g *globals) *cobra.Command {
 				return err
 			}
 			st, source, ok, err := ovsState(cmd.Context(), g, f)
-			if err != nil {
+			var ee *exitError
+			if errors.As(err, &ee) {
+				return err
+			} else if err != nil {
 				return &exitError{1, err}
 			}
 			if !ok {
@@ -119,30 +144,34 @@ func newOVS(g *globals) *cobra.Command {
 		Short: "Add a DPDK port after a preflight, then report OVS's outcome explained",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			bridge, port := args[0], args[1]
-			if err := validBridgePort(bridge, port); err != nil {
+			if err := g.liveOnly("add a port to Open vSwitch"); err != nil {
 				return err
 			}
-			if devargs == "" || strings.ContainsAny(devargs, " \t\n\"'") {
-				return usageErr("--devargs %q: give the device, e.g. 0000:03:00.0 or net_af_packet0,iface=veth0", devargs)
+			req := ovs.PortRequest{Bridge: args[0], Port: args[1], Type: typ, Devargs: devargs}
+			if err := req.Validate(); err != nil {
+				return usageErr("%v", err)
 			}
-			if g.root != "" || g.demo {
-				return usageErr("add-port changes a live Open vSwitch: it cannot be used with --root or --demo")
+			if timeout < 0 {
+				return usageErr("--timeout %v: cannot be negative", timeout)
 			}
+			bridge, port := req.Bridge, req.Port
 			f, err := gather(g, nil)
 			if err != nil {
 				return err
 			}
-			ctx, stop := signalContext()
+			ctx, stop := commandContext(timeout)
 			defer stop()
 			c, err := dialFlag(ctx)
 			if err != nil {
-				return &exitError{1, err}
+				return &exitError{1, overall(ctx, timeout, err)}
 			}
 			defer c.Close()
 			st, err := c.Read(ctx)
 			if err != nil {
 				return &exitError{1, err}
+			}
+			if err := req.Target(st); err != nil {
+				return inputErr(err)
 			}
 			if e := ovs.Preflight(st, devargs, f); e != nil {
 				fmt.Fprintf(os.Stderr, "preflight: %s cannot work: %s\n", devargs, e.Cause)
@@ -157,24 +186,18 @@ func newOVS(g *globals) *cobra.Command {
 				}
 				fmt.Fprintln(os.Stderr, "preflight: --force: adding it anyway")
 			}
-			if err := c.AddPort(ctx, bridge, port, typ, map[string]string{"dpdk-devargs": devargs}, nil); err != nil {
-				return &exitError{1, err}
-			}
-			wctx, cancel := context.WithTimeout(ctx, timeout)
-			defer cancel()
-			start := time.Now()
-			tty := isTerminal(os.Stderr)
-			n := 0
-			out, err := c.WaitPort(wctx, port, func() {
-				if n++; tty && n%5 == 0 {
-					fmt.Fprintf(os.Stderr, "\rwaiting for OVS to set up %s... %.1fs", port, time.Since(start).Seconds())
-				}
-			})
-			if tty {
-				fmt.Fprint(os.Stderr, "\r\033[K")
-			}
+			done := progress(ctx, "OVSDB to add "+port, c.Timeout())
+			err = c.AddPort(ctx, bridge, port, typ, map[string]string{"dpdk-devargs": devargs}, nil)
+			done()
 			if err != nil {
-				return &exitError{1, fmt.Errorf("added %s to %s, but: %w", port, bridge, err)}
+				return &exitError{1, overall(ctx, timeout, err)}
+			}
+			start := time.Now()
+			done = progress(ctx, "ovs-vswitchd to add "+port, c.Timeout())
+			out, err := c.WaitPort(ctx, port, nil)
+			done()
+			if err != nil {
+				return &exitError{1, fmt.Errorf("added %s to %s, but: %w", port, bridge, overall(ctx, timeout, err))}
 			}
 			if out.Error == "" {
 				fmt.Printf("added %s to %s: ofport %d, working (%.0f ms)\n", port, bridge, out.OFPort, float64(time.Since(start).Microseconds())/1000)
@@ -202,30 +225,48 @@ func newOVS(g *globals) *cobra.Command {
 	add.Flags().StringVar(&devargs, "devargs", "", "the device: a PCI address (0000:03:00.0) or a DPDK vdev")
 	add.Flags().StringVar(&typ, "type", "dpdk", "interface type")
 	add.Flags().BoolVar(&force, "force", false, "add the port even when the preflight says it cannot work")
-	add.Flags().DurationVar(&timeout, "timeout", 10*time.Second, "how long to wait for OVS to set the port up")
+	add.Flags().DurationVar(&timeout, "timeout", 0, "give up on the whole command after this long, like ovs-vsctl --timeout (0: each wait is still limited by --db-timeout)")
 
+	var delTimeout time.Duration
 	del := &cobra.Command{
 		Use:   "del-port BRIDGE PORT",
 		Short: "Remove a port from a bridge",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.liveOnly("remove a port from Open vSwitch"); err != nil {
+				return err
+			}
 			if err := validBridgePort(args[0], args[1]); err != nil {
 				return err
 			}
-			ctx, stop := signalContext()
+			if delTimeout < 0 {
+				return usageErr("--timeout %v: cannot be negative", delTimeout)
+			}
+			ctx, stop := commandContext(delTimeout)
 			defer stop()
 			c, err := dialFlag(ctx)
 			if err != nil {
-				return &exitError{1, err}
+				return &exitError{1, overall(ctx, delTimeout, err)}
 			}
 			defer c.Close()
-			if err := c.DelPort(ctx, args[0], args[1]); err != nil {
+			st, err := c.Read(ctx)
+			if err != nil {
 				return &exitError{1, err}
+			}
+			if err := ovs.CheckDelete(st, args[0], args[1]); err != nil {
+				return inputErr(err)
+			}
+			done := progress(ctx, "OVSDB to remove "+args[1], c.Timeout())
+			err = c.DelPort(ctx, args[0], args[1])
+			done()
+			if err != nil {
+				return &exitError{1, overall(ctx, delTimeout, err)}
 			}
 			fmt.Printf("removed %s from %s\n", args[1], args[0])
 			return nil
 		},
 	}
+	del.Flags().DurationVar(&delTimeout, "timeout", 0, "give up on the whole command after this long, like ovs-vsctl --timeout (0: each wait is still limited by --db-timeout)")
 	cmd.AddCommand(show, add, del)
 	return cmd
 }
@@ -235,13 +276,77 @@ func addDBFlagsPersistent(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&dbTLS.Key, "db-key", "", "private key for an ssl: --db")
 	cmd.PersistentFlags().StringVar(&dbTLS.Cert, "db-cert", "", "certificate for an ssl: --db")
 	cmd.PersistentFlags().StringVar(&dbTLS.CA, "db-ca", "", "CA certificate for an ssl: --db")
+	cmd.PersistentFlags().DurationVar(&dbTimeout, "db-timeout", ovs.DefaultTimeout, "give up on any single wait on OVSDB (connect, monitor, a transaction, a port's set-up) after this `DURATION`")
 }
 
+// dialFlag connects to the OVSDB the flags name.
 func dialFlag(ctx context.Context) (*ovs.Client, error) {
-	db := orDefault(dbFlag, ovs.DefaultDB)
-	dctx, cancel := context.WithTimeout(ctx, dialTTL)
-	defer cancel()
-	return ovs.Dial(dctx, db, dbTLS)
+	return dialDB(ctx, orDefault(dbFlag, ovs.DefaultDB))
+}
+
+// dialDB connects to db within --db-timeout, showing the wait on a terminal.
+func dialDB(ctx context.Context, db string) (*ovs.Client, error) {
+	done := progress(ctx, "OVSDB at "+db, dbTimeout)
+	defer done()
+	return ovs.DialWith(ctx, db, ovs.Options{TLS: dbTLS, Timeout: dbTimeout})
+}
+
+// commandContext is cancelled by Ctrl-C or SIGTERM, and after timeout when it is set: the one
+// deadline of a whole command, like ovs-vsctl --timeout.
+func commandContext(timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, stop := signalContext()
+	if timeout <= 0 {
+		return ctx, stop
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	return tctx, func() { cancel(); stop() }
+}
+
+// overall says so when the command's own --timeout ran out behind err.
+func overall(ctx context.Context, timeout time.Duration, err error) error {
+	if timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("gave up after --timeout %v: %w", timeout, err)
+	}
+	return err
+}
+
+// progress shows how long a wait on OVS has lasted, on a terminal only: from the first second
+// on, one line on stderr, "waiting for WHAT (3s of 30s)", rewritten every second and cleared
+// when the returned function is called. limit is the wait's own bound; an earlier deadline of
+// ctx is shown instead.
+func progress(ctx context.Context, what string, limit time.Duration) func() {
+	if !isTerminal(os.Stderr) {
+		return func() {}
+	}
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < limit {
+		limit = time.Until(d)
+	}
+	start := time.Now()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		shown := false
+		for {
+			select {
+			case <-stop:
+				if shown {
+					fmt.Fprint(os.Stderr, "\r\033[K")
+				}
+				return
+			case <-t.C:
+				shown = true
+				fmt.Fprintf(os.Stderr, "\r\033[Kwaiting for %s (%ds of %s)", what, int(time.Since(start).Round(time.Second).Seconds()), limit.Round(time.Second))
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		wg.Wait()
+	}
 }
 
 func orDefault(s, d string) string {

@@ -1,15 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/dpdk-doctor/dpdk-doctor/internal/ovstest"
 )
@@ -288,10 +294,12 @@ func TestOVSUnreachable(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "cannot reach OVSDB at unix:/nonexistent/db.sock") || time.Since(start) > 5*time.Second {
 		t.Errorf("unreachable: exit %d after %v: %s", code, time.Since(start), stderr)
 	}
-	if _, stderr, code := runBin(t, "ovs", "show", "--db", "http://x"); code != 1 || !strings.Contains(stderr, "want unix:PATH") {
+	if _, stderr, code := runBin(t, "ovs", "show", "--db", "http://x"); code != 2 || !strings.Contains(stderr, "want unix:PATH") {
 		t.Errorf("bad endpoint: exit %d %s", code, stderr)
 	}
 	// A database without a switch: add-port waits for an ofport that never comes; the server dies.
+	// Only one instance runs at a time (ovstest holds a lock): stop the shared one first.
+	stopOVS()
 	db, err := ovstest.Start(ovstest.Options{Switch: false})
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -324,5 +332,261 @@ func TestOVSUnreachable(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("add-port hangs after the server went away")
+	}
+}
+
+// TestOVSAddPortInput: malformed devargs, names and a missing bridge are refused with exit 2
+// before anything is touched (the missing bridge before the preflight, with the bridges there
+// are); the database is unchanged after each.
+func TestOVSAddPortInput(t *testing.T) {
+	in := realOVS(t)
+	bridge(t, in, "br-in")
+	before := ovsdbContents(t, in)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"br-in", "p-in", "--devargs", "0000:zz:00.0"}, `"0000:zz:00.0"`},
+		{[]string{"br-in", "p-in", "--devargs", "0000:03:00.9"}, "function"},
+		{[]string{"br-in", "p-in", "--devargs", "03-00.0"}, "neither a PCI address"},
+		{[]string{"br-in", "p-in", "--devargs", ""}, "empty"},
+		{[]string{"br-in", "p in", "--devargs", "net_tap0"}, "spaces"},
+		{[]string{"br-in", "p/in", "--devargs", "net_tap0"}, "'/'"},
+		{[]string{"br-in", "p\x1bin", "--devargs", "net_tap0"}, "control"},
+		{[]string{"br-in", "", "--devargs", "net_tap0"}, "empty"},
+		{[]string{"br-in", strings.Repeat("p", 65), "--devargs", "net_tap0"}, "at most 64"},
+		{[]string{"br-in-too-long-name", "p-in", "--devargs", "net_tap0"}, "at most 15"},
+		{[]string{"br-none", "p-in", "--devargs", "0000:03:00.0"}, "no bridge named br-none (bridges: br-in"},
+	}
+	for _, c := range cases {
+		out, stderr, code := runBin(t, append(append([]string{"ovs", "add-port"}, c.args...), "--db", in.DB)...)
+		if code != 2 || !strings.Contains(stderr, c.want) || strings.Contains(stderr, "preflight") {
+			t.Errorf("%q: exit %d, want 2 with %q and no preflight:\n%s%s", c.args, code, c.want, out, stderr)
+		}
+		if after := ovsdbContents(t, in); after != before {
+			t.Fatalf("%q changed the database", c.args)
+		}
+	}
+	// A relative socket path (and a relative TMPDIR) reach this server, not the default socket
+	// (libovsdb alone falls back to /var/run/openvswitch/db.sock for "unix:db.sock").
+	rel := exec.Command(binary, "ovs", "show", "--json", "--db", "unix:db.sock")
+	rel.Dir = in.Dir
+	rel.Env = append(os.Environ(), "TMPDIR=relative-tmp")
+	if out, err := rel.Output(); err != nil || !strings.Contains(string(out), `"name": "br-in"`) {
+		t.Errorf("--db unix:db.sock in %s: %v %s", in.Dir, err, out)
+	}
+	if _, stderr, code := runBin(t, "ovs", "del-port", "br-none", "x", "--db", in.DB); code != 2 || !strings.Contains(stderr, "no bridge named br-none") {
+		t.Errorf("del-port on a missing bridge: exit %d %s", code, stderr)
+	}
+	if _, stderr, code := runBin(t, "ovs", "del-port", "br-in", "x", "--db", in.DB); code != 2 || !strings.Contains(stderr, "has no port named x") {
+		t.Errorf("del-port of a missing port: exit %d %s", code, stderr)
+	}
+}
+
+// silentPeer is a unix socket that accepts and never answers, like a stopped ovsdb-server.
+func silentPeer(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "silent.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	return "unix:" + path
+}
+
+// TestOVSBounded: add-port and del-port are bounded end to end by --timeout, like ovs-vsctl's,
+// and every wait by --db-timeout: a peer that never answers, and a stopped real ovsdb-server.
+func TestOVSBounded(t *testing.T) {
+	db := silentPeer(t)
+	try := func(want string, args ...string) {
+		t.Helper()
+		start := time.Now()
+		_, stderr, code := runBin(t, args...)
+		took := time.Since(start)
+		t.Logf("%v: %v", args, took)
+		if code != 1 || !strings.Contains(stderr, want) || took > 3500*time.Millisecond {
+			t.Errorf("%v: exit %d after %v, want 1 within ~2 s with %q: %s", args, code, took, want, stderr)
+		}
+	}
+	try("gave up after --timeout 2s", "ovs", "add-port", "br0", "p0", "--devargs", "net_tap0", "--db", db, "--timeout", "2s")
+	try("gave up after --timeout 2s", "ovs", "del-port", "br0", "p0", "--db", db, "--timeout", "2s")
+	try("no answer in time", "ovs", "show", "--db", db, "--db-timeout", "2s")
+	try("no answer in time", "ovs", "add-port", "br0", "p0", "--devargs", "net_tap0", "--db", db, "--db-timeout", "2s")
+	if _, stderr, code := runBin(t, "ovs", "show", "--db", db, "--db-timeout", "0s"); code != 2 || !strings.Contains(stderr, "--db-timeout") {
+		t.Errorf("--db-timeout 0: exit %d %s", code, stderr)
+	}
+
+	// The real ovsdb-server, stopped (SIGSTOP): the socket accepts, nothing answers.
+	in := realOVS(t)
+	bridge(t, in, "br-stop")
+	before := ovsdbContents(t, in)
+	pid := serverPID(t, in)
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+	}()
+	try("gave up after --timeout 2s", "ovs", "add-port", "br-stop", "p0", "--devargs", "net_tap0", "--db", in.DB, "--timeout", "2s")
+	syscall.Kill(pid, syscall.SIGCONT)
+	stopped = false
+	if after := ovsdbContents(t, in); after != before {
+		t.Errorf("a timed-out add-port changed the database")
+	}
+}
+
+func serverPID(t *testing.T, in *ovstest.Instance) int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(in.Dir, "ovsdb-server.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
+
+// TestOVSFlood: a peer that answers with one endless JSON string is cut off at the message
+// limit with an error naming it, and the process's peak memory stays bounded (it grew by
+// 800 MB in 3 s before).
+func TestOVSFlood(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "flood.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Write([]byte(`{"id":0,"error":null,"result":"`))
+				chunk := []byte(strings.Repeat("A", 256<<10))
+				for {
+					if _, err := c.Write(chunk); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	cmd := exec.Command(binary, "ovs", "show", "--db", "unix:"+path, "--db-timeout", "60s")
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	start := time.Now()
+	err = cmd.Run()
+	took := time.Since(start)
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB
+	t.Logf("flood: exit after %v, peak RSS %d MiB: %s", took, peak>>10, strings.TrimSpace(errb.String()))
+	if err == nil || !strings.Contains(errb.String(), "unix:"+path) || !strings.Contains(errb.String(), "more than 64 MiB") {
+		t.Errorf("want an error naming the peer and the limit: %v %s", err, errb.String())
+	}
+	if peak > 256<<10 {
+		t.Errorf("peak RSS %d MiB for a 64 MiB message limit", peak>>10)
+	}
+}
+
+// openPTY returns a pseudo-terminal's master and slave.
+func openPTY(t *testing.T) (*os.File, *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("no pseudo-terminals: %v", err)
+	}
+	var unlock int32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
+		t.Fatal(e)
+	}
+	var n uint32
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, m.Fd(), syscall.TIOCGPTN, uintptr(unsafe.Pointer(&n))); e != 0 {
+		t.Fatal(e)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, s
+}
+
+// TestOVSProgress: on a terminal a wait on OVSDB shows how long it has lasted and of how long,
+// and clears the line; on a pipe it shows nothing.
+func TestOVSProgress(t *testing.T) {
+	db := silentPeer(t)
+	m, s := openPTY(t)
+	defer m.Close()
+	cmd := exec.Command(binary, "ovs", "show", "--db", db, "--db-timeout", "3s")
+	cmd.Stderr = s
+	var tty bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		io.Copy(&tty, m)
+		close(copied)
+	}()
+	cmd.Run()
+	s.Close()
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
+	m.Close()
+	out := tty.String()
+	if !strings.Contains(out, "waiting for OVSDB at "+db+" (1s of 3s)") || !strings.Contains(out, "(2s of 3s)") || !strings.Contains(out, "\r\x1b[K") {
+		t.Errorf("terminal: no progress or no clearing: %q", out)
+	}
+	_, stderr, _ := runBin(t, "ovs", "show", "--db", db, "--db-timeout", "2s")
+	if strings.Contains(stderr, "waiting for") || strings.Contains(stderr, "\r") {
+		t.Errorf("a pipe gets progress: %q", stderr)
+	}
+}
+
+// TestOVSPermission: a user who may not open the socket is told to run as root, not that OVS
+// is missing.
+func TestOVSPermission(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run the binary as another user")
+	}
+	dir, err := os.MkdirTemp("", "dpdk-doctor-perm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "dpdk-doctor")
+	raw, _ := os.ReadFile(binary)
+	os.WriteFile(bin, raw, 0o755)
+	sock := filepath.Join(dir, "db.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	os.Chmod(sock, 0o600)
+	cmd := exec.Command(bin, "ovs", "show", "--db", "unix:"+sock, "--db-timeout", "2s")
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	var errb strings.Builder
+	cmd.Stderr = &errb
+	cmd.Run()
+	if !strings.Contains(errb.String(), "run as root (permission denied on "+sock+")") {
+		t.Errorf("want the run-as-root advice: %q", errb.String())
 	}
 }

@@ -37,6 +37,9 @@ func newTraffic(g *globals) *cobra.Command {
 			"removes; the next traffic run reports it (or removes it with --cleanup-stale).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := g.liveOnly("capture on Open vSwitch (it adds a mirror, a port and veths)"); err != nil {
+				return err
+			}
 			o.Bridge = args[0]
 			if err := ovs.ValidName("bridge", o.Bridge); err != nil {
 				return usageErr("%v", err)
@@ -83,6 +86,9 @@ func newCleanup(g *globals) *cobra.Command {
 		Short: "Find and remove what a killed `traffic` run left: mirrors, ports (by their tags) and veths",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.liveOnly("clean up mirrors, ports and veths"); err != nil {
+				return err
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			links, err := traffic.LeftoverLinks()

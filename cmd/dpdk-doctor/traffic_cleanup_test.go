@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/dpdk-doctor/dpdk-doctor/internal/frames"
 )
@@ -403,26 +402,6 @@ func TestTrafficStdoutBuffering(t *testing.T) {
 	assertClean(t, in)
 }
 
-// openPTY opens a pseudo-terminal pair (no controlling terminal is taken).
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatalf("no pseudo-terminal: %v", err)
-	}
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		t.Fatal(err)
-	}
-	num, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", num), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, s
-}
 
 // TestTrafficPcapReaderGone: `traffic -w - | tcpdump -r - -c 1`: tcpdump stops after a frame,
 // and traffic tears down and exits 141 quietly.

@@ -1,0 +1,159 @@
+package ovs
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMsgScanner(t *testing.T) {
+	var s msgScanner
+	// Two whole messages, strings with braces and escaped quotes: each stays under 40 bytes.
+	in := `{"id":1,"result":["a}\"]{"]} {"method":"echo","params":[]}`
+	for i := 0; i < len(in); i++ {
+		if n, over := s.feed([]byte{in[i]}, 40); over {
+			t.Fatalf("over at byte %d (%d)", i, n)
+		}
+	}
+	if s.n != 0 || s.depth != 0 || s.inStr {
+		t.Errorf("after two whole messages: %+v", s)
+	}
+	// One message larger than the limit, in pieces.
+	s = msgScanner{}
+	if _, over := s.feed([]byte(`{"result":"`+strings.Repeat("x", 20)), 40); over {
+		t.Fatal("too early")
+	}
+	if n, over := s.feed([]byte(strings.Repeat("}", 20)), 40); !over || n != 41 {
+		t.Errorf("a string of braces is not the end of the message: %d %v", n, over)
+	}
+}
+
+// listen starts a unix socket server whose connections are handled by serve.
+func listen(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "db.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	return "unix:" + path
+}
+
+// TestGuardFlood: a peer that answers with one endless JSON string is cut off at the limit,
+// with an error naming it, and the process allocates a bounded amount on the way. Without the
+// guard libovsdb's decoder buffers the stream until the timeout (800 MB in 3 s was seen).
+func TestGuardFlood(t *testing.T) {
+	db := listen(t, func(c net.Conn) {
+		c.Write([]byte(`{"id":0,"error":null,"result":"`))
+		chunk := []byte(strings.Repeat("A", 64<<10))
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				return
+			}
+		}
+	})
+	const limit = 8 << 20
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := DialWith(context.Background(), db, Options{Timeout: 20 * time.Second, MaxMessage: limit})
+	took := time.Since(start)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), db) || !strings.Contains(err.Error(), "more than 8 MiB") {
+		t.Fatalf("want an error naming %s and the limit, got %v", db, err)
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("flood cut after %v; allocated %d MiB in all (limit %d MiB)", took, alloc>>20, limit>>20)
+	if alloc > 8*limit {
+		t.Errorf("allocated %d MiB for a %d MiB limit", alloc>>20, limit>>20)
+	}
+	if took > 10*time.Second {
+		t.Errorf("took %v", took)
+	}
+}
+
+// TestDialSilentPeer: a socket that accepts and never answers (a stopped ovsdb-server) gives
+// up within the timeout, saying so.
+func TestDialSilentPeer(t *testing.T) {
+	db := listen(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+	start := time.Now()
+	_, err := DialWith(context.Background(), db, Options{Timeout: time.Second})
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "no answer in time") || !strings.Contains(err.Error(), db) {
+		t.Errorf("want a timeout naming %s, got %v", db, err)
+	}
+	if took > 2*time.Second {
+		t.Errorf("took %v for a 1s timeout", took)
+	}
+	// The caller's own deadline, shorter, wins.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	if _, err := DialWith(ctx, db, Options{Timeout: time.Minute}); err == nil || time.Since(start) > time.Second {
+		t.Errorf("caller's deadline: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestDialMissing(t *testing.T) {
+	_, err := DialWith(context.Background(), "unix:"+filepath.Join(t.TempDir(), "none.sock"), Options{Timeout: time.Second})
+	if err == nil || !strings.Contains(err.Error(), "cannot reach OVSDB") {
+		t.Errorf("missing socket: %v", err)
+	}
+	for _, bad := range []string{"foo", "http://x", "unix:", "tcp"} {
+		if err := ValidEndpoint(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// FuzzMsgScanner: how the stream is cut into reads does not change what the scanner decides,
+// and a message never counts more bytes than were fed.
+func FuzzMsgScanner(f *testing.F) {
+	f.Add([]byte(`{"id":1,"result":["a}\"]{"]} {"method":"echo","params":[]}`), uint8(3), int64(20))
+	f.Add([]byte(`{"result":"xxxxxxxxxxxxxxxxxxxxxxxxxxx`), uint8(1), int64(10))
+	f.Fuzz(func(t *testing.T, b []byte, step uint8, limit int64) {
+		if limit <= 0 || limit > 1<<20 {
+			limit = 64
+		}
+		var whole msgScanner
+		wn, wover := whole.feed(b, limit)
+		var parts msgScanner
+		n := int(step%16) + 1
+		var pn int64
+		pover := false
+		for i := 0; i < len(b) && !pover; i += n {
+			pn, pover = parts.feed(b[i:min(i+n, len(b))], limit)
+		}
+		if wover != pover || (!wover && (wn != pn || whole != parts)) {
+			t.Fatalf("whole: %d %v %+v; in pieces of %d: %d %v %+v", wn, wover, whole, n, pn, pover, parts)
+		}
+		if wn > int64(len(b)) {
+			t.Fatalf("counted %d of %d bytes", wn, len(b))
+		}
+	})
+}
