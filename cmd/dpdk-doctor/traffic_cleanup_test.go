@@ -402,7 +402,6 @@ func TestTrafficStdoutBuffering(t *testing.T) {
 	assertClean(t, in)
 }
 
-
 // TestTrafficPcapReaderGone: `traffic -w - | tcpdump -r - -c 1`: tcpdump stops after a frame,
 // and traffic tears down and exits 141 quietly.
 func TestTrafficPcapReaderGone(t *testing.T) {
