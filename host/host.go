@@ -183,7 +183,7 @@ func (r Root) read(rel string, head int) ([]byte, error) {
 			return nil, r.pathErr("open", rel, err)
 		}
 		defer syscall.Close(fd)
-		b, err := readRegular(fd, limit, exact)
+		b, err := readRegular(fd, limit, exact, 0)
 		if err != nil {
 			return nil, r.pathErr("read", rel, err)
 		}
@@ -225,7 +225,7 @@ func (r Root) readFD(rel string, dirfd int, name string, flags, limit int, exact
 		return nil, r.pathErr("open", rel, err)
 	}
 	defer syscall.Close(fd)
-	b, err := readRegular(fd, limit, exact)
+	b, err := readRegular(fd, limit, exact, 0)
 	if err != nil {
 		return nil, r.pathErr("read", rel, err)
 	}
@@ -284,7 +284,8 @@ func (r Root) ReadTail(rel string, n int) ([]byte, error) {
 			return nil, r.pathErr("read", rel, err)
 		}
 	}
-	b, err := readFD(fd, n)
+	// Sized from the file (that may still grow), not from n: a log is usually far smaller.
+	b, err := readRegular(fd, n, false, int(min(st.Size+1, int64(n))))
 	if err != nil {
 		return nil, r.pathErr("read", rel, err)
 	}

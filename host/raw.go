@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -61,8 +62,12 @@ func (r Root) OpenDir(rel string) (*OpenedDir, error) {
 		return d, nil
 	}
 	var m fs.FileMode
-	d.rel, m, err = r.t.resolve(c, true)
-	if err == nil && !m.IsDir() {
+	if r.t.fsys == nil {
+		d.rel, m, err = r.t.resolveLazy(c)
+	} else {
+		d.rel, m, err = r.t.resolve(c, true)
+	}
+	if err == nil && !m.IsDir() && m != modeUnknown {
 		err = syscall.ENOTDIR
 	}
 	if err != nil {
@@ -72,6 +77,16 @@ func (r Root) OpenDir(rel string) (*OpenedDir, error) {
 		return d, nil
 	}
 	d.fd, err = openBeneath(r.t.fd, d.rel, syscall.O_RDONLY|syscall.O_DIRECTORY|oPath)
+	if m == modeUnknown && (err == syscall.ELOOP || err == syscall.ENOTDIR) {
+		// The last component was not looked at and is a link (or not a directory).
+		d.rel, m, err = r.t.resolve(c, true)
+		if err == nil && !m.IsDir() {
+			err = syscall.ENOTDIR
+		}
+		if err == nil {
+			d.fd, err = openBeneath(r.t.fd, d.rel, syscall.O_RDONLY|syscall.O_DIRECTORY|oPath)
+		}
+	}
 	runtime.KeepAlive(r.t)
 	if err != nil {
 		return nil, r.pathErr("open", rel, err)
@@ -114,6 +129,21 @@ func (d *OpenedDir) ReadHead(name string, n int) ([]byte, error) {
 	if d.slow(name) {
 		return d.r.ReadHead(rel, n)
 	}
+	if d.r.t != nil {
+		// In a tree, look before opening: opening a device node can act (a watchdog starts, a
+		// tape rewinds), and a link is the tree's to resolve.
+		var st syscall.Stat_t
+		if err := fstatatNoFollow(d.fd, name, &st); err != nil {
+			return nil, &fs.PathError{Op: "open", Path: d.r.Path(show), Err: err}
+		}
+		switch st.Mode & syscall.S_IFMT {
+		case syscall.S_IFLNK:
+			return d.r.ReadHead(rel, n)
+		case syscall.S_IFREG:
+		default:
+			return nil, &fs.PathError{Op: "open", Path: d.r.Path(show), Err: checkRegular(modeOf(st.Mode))}
+		}
+	}
 	var fd int
 	var err error
 	for {
@@ -122,14 +152,11 @@ func (d *OpenedDir) ReadHead(name string, n int) ([]byte, error) {
 			break
 		}
 	}
-	if err == syscall.ELOOP && d.r.t != nil { // a link: the tree resolves it
-		return d.r.ReadHead(rel, n)
-	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: d.r.Path(show), Err: err}
 	}
 	defer syscall.Close(fd)
-	b, err := readRegular(fd, n, false)
+	b, err := readFD(fd, n) // bounded by n; a tree's file was looked at above
 	if err != nil {
 		return nil, &fs.PathError{Op: "read", Path: d.r.Path(show), Err: err}
 	}
@@ -143,7 +170,7 @@ func (d *OpenedDir) LinkBase(name string) (string, error) {
 		rel, _ := d.in(name)
 		return d.r.LinkBase(rel)
 	}
-	t, err := d.ReadLink(name)
+	t, err := d.readLink(name, false)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
@@ -176,7 +203,11 @@ func (d *OpenedDir) Exists(name string) bool {
 }
 
 // ReadLink returns the target of the link name in the directory.
-func (d *OpenedDir) ReadLink(name string) (string, error) {
+func (d *OpenedDir) ReadLink(name string) (string, error) { return d.readLink(name, true) }
+
+// readLink reads the link name; in a tree, remember keeps it for the lookups that follow it
+// (the PCI walk reads a device's link, then opens the directory it leads to).
+func (d *OpenedDir) readLink(name string, remember bool) (string, error) {
 	rel, show := d.in(name)
 	if d.slow(name) {
 		return d.r.ReadLink(rel)
@@ -192,7 +223,11 @@ func (d *OpenedDir) ReadLink(name string) (string, error) {
 			return "", &fs.PathError{Op: "readlink", Path: d.r.Path(show), Err: err}
 		}
 		if n < len(buf) {
-			return string(buf[:n]), nil
+			t := string(buf[:n])
+			if remember && d.r.t != nil {
+				d.r.t.remember(rel, entry{mode: fs.ModeSymlink, target: t})
+			}
+			return t, nil
 		}
 		buf = make([]byte, 2*len(buf))
 	}
@@ -208,6 +243,15 @@ func (d *OpenedDir) OpenDir(name string) (*OpenedDir, error) {
 			sub.show = show
 		}
 		return sub, err
+	}
+	if d.r.t != nil {
+		if e, ok := d.r.t.cached(rel); ok && e.mode&fs.ModeSymlink != 0 {
+			sub, err := d.r.OpenDir(rel)
+			if sub != nil {
+				sub.show = show
+			}
+			return sub, err
+		}
 	}
 	sub := &OpenedDir{r: d.r, rel: rel, show: show, fd: -1}
 	var err error
@@ -230,9 +274,10 @@ func (d *OpenedDir) OpenDir(name string) (*OpenedDir, error) {
 	return sub, nil
 }
 
-// readRegular reads from fd, which must be a regular file: at most max bytes, or, when exact,
-// the whole file, which must not be longer than max.
-func readRegular(fd, limit int, exact bool) ([]byte, error) {
+// readRegular reads from fd, which must be a regular file: at most limit bytes, or, when exact,
+// the whole file, which must not be longer than limit. guess, when not 0, is the size to start
+// with; else it comes from the file (sysfs says 4096 and procfs 0 whatever the contents).
+func readRegular(fd, limit int, exact bool, guess int) ([]byte, error) {
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
 		return nil, err
@@ -240,20 +285,21 @@ func readRegular(fd, limit int, exact bool) ([]byte, error) {
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return nil, errNotRegular
 	}
-	if !exact {
-		return readFD(fd, limit)
+	if !exact && guess == 0 && limit <= 64<<10 {
+		return readFD(fd, limit) // a small head: one buffer
 	}
-	// sysfs says 4096 and procfs 0 whatever the contents: the size is only a first guess.
-	size := int(min(max(st.Size, 512), int64(limit)+1))
-	buf := make([]byte, 0, size+1)
+	if guess == 0 {
+		guess = int(min(max(st.Size, 512), int64(limit)))
+	}
+	buf := make([]byte, 0, guess+1)
 	for {
 		if len(buf) == cap(buf) {
 			if len(buf) > limit {
-				return nil, errTooLarge(limit)
+				break
 			}
-			buf = append(buf, 0)[:len(buf)]
+			buf = slices.Grow(buf, max(1, min(len(buf), limit+1-len(buf))))
 		}
-		m, err := syscall.Read(fd, buf[len(buf):cap(buf)])
+		m, err := syscall.Read(fd, buf[len(buf):min(cap(buf), limit+1)])
 		if err == syscall.EINTR {
 			continue
 		}
@@ -264,9 +310,12 @@ func readRegular(fd, limit int, exact bool) ([]byte, error) {
 			break
 		}
 		buf = buf[:len(buf)+m]
-		if len(buf) > limit {
+	}
+	if len(buf) > limit {
+		if exact {
 			return nil, errTooLarge(limit)
 		}
+		buf = buf[:limit]
 	}
 	return buf, nil
 }

@@ -31,30 +31,32 @@ type tree struct {
 	fd   int   // O_PATH descriptor of the tree's directory; -1 for an in-memory tree
 	fsys fs.FS // the in-memory tree; nil on disk
 
-	mu   sync.RWMutex
-	dirs map[string]struct{} // resolved paths that are directories, not links
+	seen sync.Map // resolved path -> entry: the directories and links met (a tree does not change)
+}
+
+// entry is what a lookup found at a path: a directory, or a link and its target.
+type entry struct {
+	mode   fs.FileMode
+	target string
 }
 
 func newDiskTree(fd int) *tree {
-	t := &tree{fd: fd, dirs: map[string]struct{}{}}
+	t := &tree{fd: fd}
 	runtime.AddCleanup(t, func(fd int) { syscall.Close(fd) }, fd)
 	return t
 }
 
-func newMemTree(fsys fs.FS) *tree { return &tree{fd: -1, fsys: fsys, dirs: map[string]struct{}{}} }
+func newMemTree(fsys fs.FS) *tree { return &tree{fd: -1, fsys: fsys} }
 
-func (t *tree) knownDir(p string) bool {
-	t.mu.RLock()
-	_, ok := t.dirs[p]
-	t.mu.RUnlock()
-	return ok
+func (t *tree) cached(p string) (entry, bool) {
+	v, ok := t.seen.Load(p)
+	if !ok {
+		return entry{}, false
+	}
+	return v.(entry), true
 }
 
-func (t *tree) addDir(p string) {
-	t.mu.Lock()
-	t.dirs[p] = struct{}{}
-	t.mu.Unlock()
-}
+func (t *tree) remember(p string, e entry) { t.seen.Store(p, e) }
 
 // lstat returns the type of the entry at p, a path whose parent holds no links.
 func (t *tree) lstat(p string) (fs.FileMode, error) {
@@ -120,6 +122,20 @@ func modeOf(m uint32) fs.FileMode {
 // is there. rel is relative to the tree's root; links met on the way are followed inside the
 // tree, and so is a link at the end when follow is set. The root itself is ".".
 func (t *tree) resolve(rel string, follow bool) (string, fs.FileMode, error) {
+	return t.walk(rel, follow, false)
+}
+
+// modeUnknown is the type resolveLazy gives a last component it did not look at.
+const modeUnknown = fs.ModeIrregular
+
+// resolveLazy is resolve without the look at the last component when nothing is known of it:
+// for a caller that opens the result refusing links (openBeneath) and, when that open fails
+// with ELOOP or ENOTDIR, calls resolve.
+func (t *tree) resolveLazy(rel string) (string, fs.FileMode, error) {
+	return t.walk(rel, true, true)
+}
+
+func (t *tree) walk(rel string, follow, lazy bool) (string, fs.FileMode, error) {
 	cur := ""          // resolved so far, no links in it
 	var lens []int     // len(cur) before each component, for ".."
 	mode := fs.ModeDir // of cur
@@ -152,21 +168,28 @@ func (t *tree) resolve(rel string, follow bool) (string, fs.FileMode, error) {
 		if cur != "" {
 			p = cur + "/" + c
 		}
-		m := fs.ModeDir
-		if !t.knownDir(p) {
+		e, known := t.cached(p)
+		if !known && lazy && onlyDots(todo) {
+			return p, modeUnknown, nil
+		}
+		if !known {
 			var err error
-			if m, err = t.lstat(p); err != nil {
+			if e.mode, err = t.lstat(p); err != nil {
 				return "", 0, err
 			}
 		}
-		if m&fs.ModeSymlink != 0 && (follow || !onlyDots(todo)) {
+		if e.mode&fs.ModeSymlink != 0 && (follow || !onlyDots(todo)) {
 			if hops++; hops > maxHops {
 				return "", 0, errLoop
 			}
-			target, err := t.readlink(p)
-			if err != nil {
-				return "", 0, err
+			if !known {
+				var err error
+				if e.target, err = t.readlink(p); err != nil {
+					return "", 0, err
+				}
+				t.remember(p, e)
 			}
+			target := e.target
 			if target == "" {
 				return "", 0, syscall.ENOENT
 			}
@@ -179,9 +202,10 @@ func (t *tree) resolve(rel string, follow bool) (string, fs.FileMode, error) {
 			todo, mode = target, fs.ModeDir
 			continue
 		}
-		if m.IsDir() {
-			t.addDir(p)
+		if !known && e.mode.IsDir() {
+			t.remember(p, e)
 		}
+		m := e.mode
 		lens = append(lens, len(cur))
 		cur, mode = p, m
 	}
