@@ -23,7 +23,8 @@ func OVSLogPath(r Root) string {
 			continue
 		}
 		comm, err := r.ReadString("proc/" + p.Name() + "/comm")
-		if err != nil || comm != "ovs-vswitchd" {
+		// The kernel keeps 15 bytes of the name: Debian's DPDK build is "ovs-vswitchd-dp".
+		if err != nil || !strings.HasPrefix(comm, "ovs-vswitchd") {
 			continue
 		}
 		cmdline, err := r.ReadFile("proc/" + p.Name() + "/cmdline")

@@ -147,3 +147,28 @@ func TestCaptureDemoHasMounts(t *testing.T) {
 		t.Errorf("capture left %d entries beside the bundle", len(ents))
 	}
 }
+
+// TestCaptureLiveOVS: a live capture with a real OVS-DPDK running carries /proc/mounts as a file,
+// the OVS snapshot, and the end of the log ovs-vswitchd names with --log-file (where DPDK's EAL
+// lines are), and the bundle is judged with the hugetlbfs mount the host has.
+func TestCaptureLiveOVS(t *testing.T) {
+	in := realOVS(t)
+	dst := filepath.Join(t.TempDir(), "bundle")
+	if _, stderr, code := runBin(t, "capture", dst, "--db", in.DB); code != 0 {
+		t.Fatalf("capture: exit %d %s", code, stderr)
+	}
+	if st, err := os.Lstat(filepath.Join(dst, "proc/mounts")); err != nil || !st.Mode().IsRegular() {
+		t.Errorf("proc/mounts in a live bundle: %v %v; want a file", st, err)
+	}
+	live, _ := os.ReadFile("/proc/self/mounts")
+	if b, _ := os.ReadFile(filepath.Join(dst, "proc/mounts")); bytes.Contains(live, []byte("hugetlbfs")) && !bytes.Contains(b, []byte("hugetlbfs")) {
+		t.Errorf("the host mounts hugetlbfs, the bundle's proc/mounts does not say so:\n%s", b)
+	}
+	b, err := os.ReadFile(filepath.Join(dst, "var/log/openvswitch/ovs-vswitchd.log"))
+	if err != nil || !bytes.Contains(b, []byte("EAL")) {
+		t.Errorf("ovs-vswitchd log in the bundle (%d bytes, %v) lacks DPDK's EAL lines", len(b), err)
+	}
+	if _, err := os.Stat(filepath.Join(dst, "var/lib/dpdk-doctor/ovs-state.json")); err != nil {
+		t.Errorf("OVS snapshot: %v", err)
+	}
+}
