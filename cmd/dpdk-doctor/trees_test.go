@@ -106,7 +106,7 @@ func TestRootUnreadableConfig(t *testing.T) {
 	}
 }
 
-// TestCaptureRefusesEmptyAndNonEmpty: `capture ''` does not write into the current directory,
+// TestCaptureRefusesEmptyAndNonEmpty: `capture ”` does not write into the current directory,
 // and a non-empty target is refused; both exit 2 and leave things as they were.
 func TestCaptureRefusesEmptyAndNonEmpty(t *testing.T) {
 	cwd := t.TempDir()
