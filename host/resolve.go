@@ -150,6 +150,9 @@ func (t *tree) walk(rel string, follow, lazy bool) (string, fs.FileMode, error) 
 		}
 		switch c {
 		case "", ".":
+			if !mode.IsDir() { // "file/." or "file/"
+				return "", 0, syscall.ENOTDIR
+			}
 			continue
 		case "..":
 			if !mode.IsDir() {
@@ -169,7 +172,7 @@ func (t *tree) walk(rel string, follow, lazy bool) (string, fs.FileMode, error) 
 			p = cur + "/" + c
 		}
 		e, known := t.cached(p)
-		if !known && lazy && onlyDots(todo) {
+		if !known && lazy && todo == "" {
 			return p, modeUnknown, nil
 		}
 		if !known {
@@ -178,7 +181,9 @@ func (t *tree) walk(rel string, follow, lazy bool) (string, fs.FileMode, error) 
 				return "", 0, err
 			}
 		}
-		if e.mode&fs.ModeSymlink != 0 && (follow || !onlyDots(todo)) {
+		// A link is followed unless it ends the path and follow is off; anything after it, even
+		// "/" or "/.", makes it a directory to enter, as for the kernel.
+		if e.mode&fs.ModeSymlink != 0 && (follow || todo != "") {
 			if hops++; hops > maxHops {
 				return "", 0, errLoop
 			}
@@ -213,16 +218,6 @@ func (t *tree) walk(rel string, follow, lazy bool) (string, fs.FileMode, error) 
 		cur = "."
 	}
 	return cur, mode, nil
-}
-
-// onlyDots reports whether the rest of a path names nothing more ("", "/", "./").
-func onlyDots(s string) bool {
-	for _, c := range strings.Split(s, "/") {
-		if c != "" && c != "." {
-			return false
-		}
-	}
-	return true
 }
 
 var (
