@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // captured lists what a capture copies: every file and link dpdk-doctor reads, by glob
@@ -84,7 +85,15 @@ func Capture(src Root, dst string, extra ...File) (err error) {
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return fmt.Errorf("capture: %w", err)
 	}
-	if err := renameNoReplace(tmp, dst); err != nil {
+	err = renameNoReplace(tmp, dst)
+	if err == syscall.EINVAL || err == syscall.ENOSYS { // a file system without RENAME_NOREPLACE
+		if _, lerr := os.Lstat(dst); errors.Is(lerr, fs.ErrNotExist) {
+			err = os.Rename(tmp, dst)
+		} else {
+			err = syscall.EEXIST
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("capture: moving %s to %s: %w", tmp, dst, err)
 	}
 	return nil

@@ -131,6 +131,9 @@ func (r Root) Resolve(rel string) (string, error) {
 		return "", r.pathErr("resolve", rel, fs.ErrInvalid)
 	}
 	if r.t == nil {
+		if !r.live {
+			return "", r.pathErr("resolve", rel, errZero)
+		}
 		p, err := filepath.EvalSymlinks("/" + c)
 		if err != nil {
 			return "", r.pathErr("resolve", rel, err)
@@ -167,6 +170,9 @@ func (r Root) read(rel string, head int) ([]byte, error) {
 		limit, exact = limitFor(c), true
 	}
 	if r.t == nil {
+		if !r.live {
+			return nil, r.pathErr("open", rel, errZero)
+		}
 		return r.readFD(rel, -100, "/"+c, syscall.O_RDONLY|syscall.O_NONBLOCK, limit, exact)
 	}
 	p, m, err := r.t.resolve(c, true)
@@ -206,6 +212,9 @@ func (r Root) read(rel string, head int) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// errZero is the error of a Root that is neither Live, Dir nor FS: it reads nothing.
+var errZero = errors.New("not a host root (the zero host.Root)")
 
 func errTooLarge(limit int) error {
 	return fmt.Errorf("larger than %d bytes, the most read from one file", limit)
@@ -255,6 +264,9 @@ func (r Root) ReadTail(rel string, n int) ([]byte, error) {
 	var fd int
 	var err error
 	if r.t == nil {
+		if !r.live {
+			return nil, r.pathErr("open", rel, errZero)
+		}
 		fd, err = openat(-100, "/"+c, syscall.O_RDONLY|syscall.O_NONBLOCK)
 	} else {
 		var p string
@@ -324,6 +336,9 @@ func (r Root) ReadDir(rel string) ([]fs.DirEntry, error) {
 		return nil, r.pathErr("open", rel, fs.ErrInvalid)
 	}
 	if r.t == nil {
+		if !r.live {
+			return nil, r.pathErr("open", rel, errZero)
+		}
 		return fs.ReadDir(os.DirFS("/"), c)
 	}
 	p, m, err := r.t.resolve(c, true)
@@ -363,6 +378,9 @@ func (r Root) ReadLink(rel string) (string, error) {
 		return "", r.pathErr("readlink", rel, fs.ErrInvalid)
 	}
 	if r.t == nil {
+		if !r.live {
+			return "", r.pathErr("readlink", rel, errZero)
+		}
 		return r.readlinkRaw(rel)
 	}
 	dir, base := path.Split(c)
@@ -403,6 +421,9 @@ func (r Root) Exists(rel string) bool {
 		return false
 	}
 	if r.t == nil {
+		if !r.live {
+			return false
+		}
 		var st syscall.Stat_t
 		return fstatat(-100, "/"+c, &st) == nil
 	}
@@ -417,6 +438,9 @@ func (r Root) lstat(rel string) (fs.FileMode, error) {
 		return 0, r.pathErr("lstat", rel, fs.ErrInvalid)
 	}
 	if r.t == nil {
+		if !r.live {
+			return 0, r.pathErr("lstat", rel, errZero)
+		}
 		st, err := os.Lstat("/" + c)
 		if err != nil {
 			return 0, err

@@ -50,6 +50,9 @@ func (r Root) OpenDir(rel string) (*OpenedDir, error) {
 	d := &OpenedDir{r: r, rel: c, show: c, fd: -1}
 	var err error
 	if r.t == nil {
+		if !r.live {
+			return nil, r.pathErr("open", rel, errZero)
+		}
 		for {
 			d.fd, err = openat(-100, "/"+c, syscall.O_RDONLY|syscall.O_DIRECTORY|oPath)
 			if err != syscall.EINTR {
