@@ -13,7 +13,9 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 )
 
-func checkDevices(f *Facts) []Finding {
+func checkDevices(f *Facts) []Finding { return append(unreadable(f), judgeDevices(f)...) }
+
+func judgeDevices(f *Facts) []Finding {
 	const per = 4
 	out := make([]Finding, per*len(f.Selected))
 	judge := func(i int) {
@@ -37,6 +39,19 @@ func checkDevices(f *Facts) []Finding {
 		})
 	}
 	wg.Wait()
+	return out
+}
+
+// unreadable reports each device whose config space could not be read; the rest is judged.
+func unreadable(f *Facts) []Finding {
+	var out []Finding
+	for _, d := range f.Devices.List {
+		if d.Unreadable != "" {
+			out = append(out, Finding{ID: "device.unreadable", Severity: Warn, Subject: d.Address.String(),
+				Summary:  "config space unreadable (lspci shows such a device as \"rev ff\"); judged from what sysfs still says",
+				Evidence: []Evidence{{File: devPath(f, d, "config"), Value: d.Unreadable}}})
+		}
+	}
 	return out
 }
 

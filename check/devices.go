@@ -30,6 +30,7 @@ type DeviceRow struct {
 	Slot         string   `json:"slot"`
 	Parent       string   `json:"parent"`
 	RMRR         string   `json:"rmrr"`
+	Unreadable   string   `json:"unreadable,omitempty"` // why the config space could not be read
 }
 
 // Name labels a device from the PCI ID database: "Intel Corporation 82599ES 10-Gigabit SFI/SFP+
@@ -55,7 +56,7 @@ func Name(ids *pci.IDs, d *pci.Device) string {
 func DeviceRows(f *Facts, ids *pci.IDs, al *pci.Aliases, all bool) []DeviceRow {
 	out := []DeviceRow{}
 	for _, d := range f.Devices.List {
-		if !all && !d.IsNetwork() && !IsDPDKDriver(d.Driver) {
+		if !all && !d.IsNetwork() && !IsDPDKDriver(d.Driver) && d.Unreadable == "" {
 			continue
 		}
 		c := d.Config
@@ -66,7 +67,7 @@ func DeviceRows(f *Facts, ids *pci.IDs, al *pci.Aliases, all bool) []DeviceRow {
 			Subsystem: ids.Subsystem(c.VendorID, c.DeviceID, c.SubVendorID, c.SubDeviceID), ClassName: ids.Class(c.Class),
 			Driver: d.Driver, DPDKReady: IsDPDKDriver(d.Driver), Modules: al.Modules(d.Modalias()),
 			Interfaces: append([]string{}, d.Interfaces...), GroupMembers: []string{}, Slot: d.Slot,
-			RMRR: string(f.RMRR[d.Address].State),
+			RMRR: string(f.RMRR[d.Address].State), Unreadable: d.Unreadable,
 		}
 		if r.Modules == nil {
 			r.Modules = []string{}
@@ -113,6 +114,9 @@ func WriteDeviceTable(rows []DeviceRow) string {
 			}
 			if len(r.Interfaces) > 0 {
 				fmt.Fprintf(&b, " if=%s", strings.Join(r.Interfaces, ","))
+			}
+			if r.Unreadable != "" {
+				fmt.Fprintf(&b, " UNREADABLE (%s)", r.Unreadable)
 			}
 			b.WriteString("\n   ")
 			if r.IOMMUGroup != nil {

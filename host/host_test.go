@@ -66,3 +66,14 @@ func TestKernelLogFromTree(t *testing.T) {
 		t.Errorf("got %q from %q, %v", b, src, err)
 	}
 }
+
+// TestZeroRootReadsNothing: a zero Root is not the live host.
+func TestZeroRootReadsNothing(t *testing.T) {
+	var r Root
+	if _, err := r.ReadFile("proc/cmdline"); err == nil {
+		t.Error("a zero Root read the live host")
+	}
+	if r.Exists("proc") {
+		t.Error("a zero Root sees the live host")
+	}
+}

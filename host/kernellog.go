@@ -24,7 +24,7 @@ func (r Root) KernelLog() (data []byte, source string, err error) {
 		}
 	}
 	for _, f := range kernelLogFiles {
-		b, err := r.ReadFile(f)
+		b, err := r.ReadTail(f, MaxLargeRead)
 		if err == nil {
 			return b, r.Path(f), nil
 		}

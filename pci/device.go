@@ -26,6 +26,10 @@ type Device struct {
 	SlotDirect bool     // the slot's address names this device's own bus and device number
 	Parent     *Device  // the bridge above it, nil on a root bus
 	SysPath    string   // resolved sysfs directory, relative to the root ("sys/devices/pci0000:00/...")
+	// Unreadable says why the config space could not be read ("" when it could): a function in
+	// D3cold or gone reads all ones (lspci's "(rev ff)"), a tree may lack the file. Config then
+	// holds only the IDs and class the kernel keeps in sysfs, when it has them.
+	Unreadable string
 }
 
 // IsNetwork reports whether the device is a network controller (class 0x02).
@@ -119,7 +123,10 @@ func Read(r host.Root) (*Devices, error) {
 		}
 	}
 	for _, d := range list {
-		d.Parent = bySys[path.Dir(d.SysPath)]
+		// A tree's link can name "." (the root), whose parent is itself: no loop in Ancestors.
+		if p := bySys[path.Dir(d.SysPath)]; p != d {
+			d.Parent = p
+		}
 	}
 	for _, d := range list {
 		if s, ok := slots[d.Address.SlotAddress()]; ok {
@@ -165,12 +172,18 @@ func readDevice(r host.Root, bus *host.OpenedDir, name string) (*Device, error) 
 		return nil, fmt.Errorf("PCI device %s: %w", name, err)
 	}
 	defer dir.Close()
+	// One unreadable config space does not hide the rest of the host: like lspci, the device is
+	// listed and marked.
 	b, err := dir.ReadHead("config", 64)
-	if err != nil {
-		return nil, fmt.Errorf("PCI device %s: %w", name, err)
+	if err == nil {
+		d.Config, err = ParseConfig(b)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", r.Path(link+"/config"), err)
+		}
 	}
-	if d.Config, err = ParseConfig(b); err != nil {
-		return nil, fmt.Errorf("PCI device %s: %s: %w", name, r.Path(d.SysPath+"/config"), err)
+	if err != nil {
+		d.Unreadable = err.Error()
+		d.Config = sysfsIDs(dir)
 	}
 	if d.Driver, err = dir.LinkBase("driver"); err != nil {
 		return nil, fmt.Errorf("PCI device %s: %w", name, err)
@@ -198,6 +211,27 @@ func readDevice(r host.Root, bus *host.OpenedDir, name string) (*Device, error) 
 		}
 	}
 	return d, nil
+}
+
+// sysfsIDs reads the IDs and class the kernel keeps for a device whose config space cannot be
+// read (it read them at enumeration); what is missing stays 0.
+func sysfsIDs(dir *host.OpenedDir) Config {
+	var c Config
+	num := func(name string) uint64 {
+		b, err := dir.ReadHead(name, 32)
+		if err != nil {
+			return 0
+		}
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(string(b)), "0x"), 16, 32)
+		if err != nil {
+			return 0
+		}
+		return n
+	}
+	c.VendorID, c.DeviceID = uint16(num("vendor")), uint16(num("device"))
+	c.SubVendorID, c.SubDeviceID = uint16(num("subsystem_vendor")), uint16(num("subsystem_device"))
+	c.Class, c.Revision = uint32(num("class"))&0xffffff, uint8(num("revision"))
+	return c
 }
 
 // readSlots maps "dddd:bb:dd" to the physical slot's name, from sys/bus/pci/slots/*/address.

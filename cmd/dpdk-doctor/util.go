@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -41,25 +40,25 @@ func newCapture(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := host.Capture(r, args[0]); err != nil {
-				return inputErr(err)
+			if args[0] == "" {
+				return inputErr(fmt.Errorf("capture: the target directory is empty (name a new directory)"))
 			}
+			var extra []host.File
 			if r.IsLive() {
 				// The live OVS, when one answers, goes into the tree as a snapshot.
 				f, err := check.Gather(r, check.Options{})
 				if err == nil {
 					if st, _, ok, err := ovsState(cmd.Context(), g, f); err == nil && ok {
-						b, _ := json.MarshalIndent(st, "", "  ")
-						p := filepath.Join(args[0], filepath.FromSlash(ovs.SnapshotFile))
-						werr := os.MkdirAll(filepath.Dir(p), 0o755)
-						if werr == nil {
-							werr = os.WriteFile(p, b, 0o644)
+						b, err := json.MarshalIndent(st, "", "  ")
+						if err != nil {
+							return fmt.Errorf("the OVS snapshot: %w", err)
 						}
-						if werr != nil {
-							return inputErr(fmt.Errorf("writing the OVS snapshot: %w", werr))
-						}
+						extra = append(extra, host.File{Path: ovs.SnapshotFile, Data: b})
 					}
 				}
+			}
+			if err := host.Capture(r, args[0], extra...); err != nil {
+				return inputErr(err)
 			}
 			fmt.Fprintf(os.Stderr, "captured %s into %s; read it with: dpdk-doctor check --root %s\n", r, args[0], args[0])
 			return nil

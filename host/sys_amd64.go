@@ -1,0 +1,6 @@
+package host
+
+const (
+	sysFstatat   = 262 // newfstatat
+	sysRenameat2 = 316
+)

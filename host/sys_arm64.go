@@ -1,0 +1,6 @@
+package host
+
+const (
+	sysFstatat   = 79 // newfstatat
+	sysRenameat2 = 276
+)
