@@ -18,8 +18,8 @@ import (
 // Firmware table locations.
 const (
 	acpiTables = "sys/firmware/acpi/tables"
-	DMARTable = "sys/firmware/acpi/tables/DMAR"
-	IVRSTable = "sys/firmware/acpi/tables/IVRS"
+	DMARTable  = "sys/firmware/acpi/tables/DMAR"
+	IVRSTable  = "sys/firmware/acpi/tables/IVRS"
 )
 
 // Info is the IOMMU state of a host.
