@@ -81,10 +81,18 @@ func (l *Link) Activity() Activity {
 	}
 	def := false
 	var routes []string
+	connected := map[netip.Prefix]bool{} // the routes an address brings along say nothing more
+	if l.Up() {
+		for _, p := range l.Addrs {
+			connected[p.Masked()] = true
+		}
+	}
 	for _, r := range l.Routes {
-		if r.IsDefault() {
+		switch {
+		case r.IsDefault():
 			def = true
-		} else {
+		case !r.Gateway.IsValid() && connected[r.Dst]:
+		default:
 			routes = append(routes, r.Dst.String())
 		}
 	}
