@@ -52,7 +52,7 @@ func TestTrees(t *testing.T) {
 		"dl360e-gen8": {
 			{"device.rmrr", "0000:03:00.0", Fail, "slot 2"},
 			{"device.rmrr", "0000:03:00.1", Fail, "0x7df83000-0x7df84fff"},
-			{"device.rmrr", "0000:02:00.0", OK, "RMRR-locked"}, // on igb, the host's uplink: information
+			{"device.rmrr", "0000:02:00.0", OK, "RMRR-locked"},   // on igb, the host's uplink: information
 			{"device.rmrr", "0000:02:00.1", Warn, "RMRR-locked"}, // on igb, down: matters once bound for DPDK
 			{"device.driver", "0000:02:00.0", OK, "on igb (eno1, active: default route, address 10.20.0.15/24, SSH session from 10.20.0.99)"},
 			{"device.driver", "0000:02:00.1", OK, "on igb (eno2)"},

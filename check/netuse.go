@@ -16,7 +16,7 @@ import (
 type Use struct {
 	Name    string   `json:"name"`
 	Active  bool     `json:"active"`
-	Reasons []string `json:"reasons"` // "default route", "address 10.20.0.15/24", "SSH session from 10.20.0.99"
+	Reasons []string `json:"reasons"`           // "default route", "address 10.20.0.15/24", "SSH session from 10.20.0.99"
 	Unknown string   `json:"unknown,omitempty"` // why use could not be read; the interface then counts as active
 }
 
@@ -184,4 +184,3 @@ func (f *Facts) BindRemedy(d *pci.Device) []string {
 
 // denied reports whether err is a refusal for want of privilege (EACCES, EPERM).
 func denied(err error) bool { return errors.Is(err, fs.ErrPermission) }
-

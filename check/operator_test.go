@@ -167,7 +167,7 @@ func (d deniedFS) Open(name string) (fs.File, error) {
 	return d.FS.Open(name)
 }
 
-func (d deniedFS) ReadLink(name string) (string, error) { return fs.ReadLink(d.FS, name) }
+func (d deniedFS) ReadLink(name string) (string, error)   { return fs.ReadLink(d.FS, name) }
 func (d deniedFS) Lstat(name string) (fs.FileInfo, error) { return fs.Lstat(d.FS, name) }
 
 // Stat succeeds: a mode 0400 file can be looked at by anyone, only not opened.
