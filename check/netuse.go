@@ -24,7 +24,7 @@ type Use struct {
 func (f *Facts) Uses(d *pci.Device) []Use {
 	out := make([]Use, 0, len(d.Interfaces))
 	for _, name := range d.Interfaces {
-		a := f.Net.Link(name).Activity()
+		a := f.Net.Activity(name)
 		u := Use{Name: name, Active: a.Active, Reasons: a.Reasons}
 		switch {
 		case f.NetErr != nil:
@@ -84,20 +84,23 @@ func (f *Facts) cutOff(d *pci.Device) string {
 			fatal = true
 			continue
 		}
-		var what []string
+		var what, member []string
 		for _, r := range u.Reasons {
 			switch {
-			case r == "default route":
-				what = append(what, "the default route")
-				fatal = true
-			case strings.HasPrefix(r, "SSH session"):
+			case strings.HasPrefix(r, "member of") || strings.HasPrefix(r, "port of"):
+				member = append(member, "is a "+r)
+				fatal = fatal || strings.Contains(r, "default route") || strings.Contains(r, "SSH session") || strings.Contains(r, "ovs-system")
+			case r == "default route" || strings.HasPrefix(r, "SSH session"):
 				what = append(what, "the "+r)
 				fatal = true
 			default:
 				what = append(what, "the "+r)
 			}
 		}
-		parts = append(parts, u.Name+" carries "+joinAnd(what))
+		if len(what) > 0 {
+			member = append([]string{"carries " + joinAnd(what)}, member...)
+		}
+		parts = append(parts, u.Name+" "+joinAnd(member))
 	}
 	if len(parts) == 0 {
 		return ""

@@ -58,6 +58,7 @@ type Link struct {
 	Name      string
 	OperState string // sys/class/net/IF/operstate: "up", "down", "unknown", ... ("" when unread)
 	Flags     uint64 // sys/class/net/IF/flags (IFF_*)
+	Master    string // the bond, bridge or OVS datapath it is enslaved to (sys/class/net/IF/master), "" for none
 	Addrs     []netip.Prefix
 	Routes    []Route
 	SSHPeers  []netip.AddrPort // SSH clients whose session runs over this interface
@@ -132,6 +133,32 @@ func (i *Info) Link(name string) *Link {
 	return i.Links[name]
 }
 
+// Activity is what the host does with the interface called name, including through the bond
+// or bridge it is a member of: a port of an active bond or bridge is active, and so is a port of
+// Open vSwitch's kernel datapath (ovs-system), whose bridges the files do not name.
+func (i *Info) Activity(name string) Activity {
+	l := i.Link(name)
+	a := l.Activity()
+	seen := map[string]bool{name: true}
+	var chain []string // bond0, br0: the masters above it
+	for depth := 0; l != nil && l.Master != "" && !seen[l.Master] && depth < 8; depth++ {
+		seen[l.Master] = true
+		if l.Master == "ovs-system" {
+			a.Reasons = append(a.Reasons, "port of an Open vSwitch kernel bridge (ovs-system)")
+			break
+		}
+		chain = append(chain, l.Master)
+		m := i.Link(l.Master)
+		if ma := m.Activity(); ma.Active {
+			a.Reasons = append(a.Reasons, "member of "+strings.Join(chain, " in ")+", which has "+strings.Join(ma.Reasons, ", "))
+			break
+		}
+		l = m
+	}
+	a.Active = len(a.Reasons) > 0
+	return a
+}
+
 // Options tune Read.
 type Options struct {
 	// SSHConnection is the SSH_CONNECTION value of the session dpdk-doctor runs in
@@ -164,6 +191,7 @@ func Read(r host.Root, o Options) (*Info, error) {
 		if s, err := r.ReadString(classNet + "/" + e.Name() + "/flags"); err == nil {
 			l.Flags, _ = strconv.ParseUint(strings.TrimPrefix(s, "0x"), 16, 64)
 		}
+		l.Master, _ = r.LinkBase(classNet + "/" + e.Name() + "/master")
 	}
 	read := func(rel string) []byte {
 		b, err := r.ReadHead(rel, maxRead)

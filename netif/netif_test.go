@@ -1,6 +1,7 @@
 package netif
 
 import (
+	"io/fs"
 	"slices"
 	"strings"
 	"testing"
@@ -121,4 +122,34 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestMasterActivity: a NIC enslaved to a bond or bridge that carries the route is in use
+// although it has no address or route of its own; so is a port of OVS's kernel datapath.
+func TestMasterActivity(t *testing.T) {
+	fsys := fstest.MapFS{
+		"proc/net/route":                 {Data: []byte(route)},
+		"sys/class/net/eth0/flags":       {Data: []byte("0x1003\n")},
+		"sys/class/net/eno1/flags":       {Data: []byte("0x1803\n")},
+		"sys/class/net/eno1/master":      {Data: []byte("../bond0"), Mode: fs.ModeSymlink},
+		"sys/class/net/bond0/flags":      {Data: []byte("0x1403\n")},
+		"sys/class/net/bond0/master":     {Data: []byte("../eth0"), Mode: fs.ModeSymlink},
+		"sys/class/net/eno2/flags":       {Data: []byte("0x1803\n")},
+		"sys/class/net/eno2/master":      {Data: []byte("../ovs-system"), Mode: fs.ModeSymlink},
+		"sys/class/net/eno3/flags":       {Data: []byte("0x1002\n")},
+		"sys/class/net/ovs-system/flags": {Data: []byte("0x1002\n")},
+	}
+	i, err := Read(host.FS(fsys, "bond"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := i.Activity("eno1"); !a.Active || !strings.Contains(strings.Join(a.Reasons, ";"), "member of bond0 in eth0, which has default route") {
+		t.Errorf("eno1: %+v", a)
+	}
+	if a := i.Activity("eno2"); !a.Active || !strings.Contains(a.Reasons[0], "ovs-system") {
+		t.Errorf("eno2: %+v", a)
+	}
+	if a := i.Activity("eno3"); a.Active {
+		t.Errorf("eno3: %+v", a)
+	}
 }
