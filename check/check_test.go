@@ -125,6 +125,8 @@ func TestTrees(t *testing.T) {
 			{"cpu.hypervisor", "host", Warn, "virtual machine"},
 			{"device.driver", "0000:01:00.0", OK, "on virtio-pci (enp1s0, active: default route, address 192.168.122.50/24, 2001:db8:122::50/64, SSH session from 192.168.122.1)"},
 			{"device.driver", "0000:02:00.0", OK, "on virtio-pci (enp2s0)"},
+			{"device.iommu_group", "0000:01:00.0", OK, "matters only if it is given to DPDK"}, // the uplink
+			{"device.iommu_group", "0000:02:00.0", Warn, "no IOMMU group"},
 		},
 		"dl380p-gen8-hewlett-packard": {
 			{"device.rmrr", "0000:03:00.0", Fail, "slot 2"},

@@ -114,6 +114,14 @@ func deviceGroup(f *Facts, d *pci.Device) Finding {
 			fd.Severity, fd.Summary = Warn, "no IOMMU group: only usable in VFIO's unsafe no-IOMMU mode"
 		} else {
 			fd.Severity, fd.Summary = Fail, "no IOMMU group, so vfio-pci cannot take it (the IOMMU is off: see iommu.kernel)"
+			switch {
+			case f.intended(d):
+			case f.InUse(d):
+				fd.Severity = OK // the host's own NIC: it matters only if it is ever given to DPDK
+				fd.Summary = "no IOMMU group (the IOMMU is off): matters only if it is given to DPDK"
+			default:
+				fd.Severity = Warn
+			}
 		}
 		return fd
 	}
