@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,5 +101,54 @@ func TestCheckHostileNames(t *testing.T) {
 	}
 	if !strings.Contains(check, `ip link set $'e\x1b[2J;rm -rf' down`) || !strings.Contains(check, `X10\x1b[2J`) {
 		t.Errorf("check:\n%s", check)
+	}
+}
+
+// TestCheckNotRoot runs the real binary as an unprivileged user (nobody) on this machine: an
+// OVSDB socket it may not open, and a kernel log the kernel keeps from it (dmesg_restrict), are
+// reported with "run as root", not as missing or down.
+func TestCheckNotRoot(t *testing.T) {
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil || os.Getuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: this test needs root and setpriv (util-linux) to run as nobody")
+		}
+		t.Skip("needs root and setpriv to drop to nobody (under CI it must run)")
+	}
+	dir, err := os.MkdirTemp("", "dpdk-doctor-notroot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "dpdk-doctor")
+	b, err := os.ReadFile(binary)
+	if err != nil || os.WriteFile(bin, b, 0o755) != nil {
+		t.Fatal("copying the binary", err)
+	}
+	sock := filepath.Join(dir, "db.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	os.Chmod(sock, 0o600) // root's only, like /var/run/openvswitch/db.sock
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", bin, "check", "--json", "--db", "unix:"+sock)
+	out, _ := cmd.Output()
+	var doc struct{ Findings []finding }
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	got := map[string]finding{}
+	for _, f := range doc.Findings {
+		got[f.ID] = f
+	}
+	if f := got["ovs.db"]; !strings.Contains(f.Summary, "run as root") {
+		t.Errorf("ovs.db: %+v", f)
+	}
+	if r, _ := os.ReadFile("/proc/sys/kernel/dmesg_restrict"); strings.TrimSpace(string(r)) == "1" {
+		if f := got["kernellog.source"]; !strings.Contains(f.Summary, "run as root") {
+			t.Errorf("kernellog.source: %+v", f)
+		}
 	}
 }
