@@ -94,7 +94,12 @@ func TestCheckHostileNames(t *testing.T) {
 	}
 	check, _, _ := runBin(t, "check", "--root", dir, "--device", "0000:02:00.1")
 	devices, _, _ := runBin(t, "devices", "--root", dir)
-	for name, out := range map[string]string{"check": check, "devices": devices} {
+	show, _, _ := runBin(t, "ovs", "show", "--root", dir)
+	rmrr, _, _ := runBin(t, "rmrr", "--root", dir)
+	if !strings.Contains(show, `netdev\x1b[31m`) || !strings.Contains(rmrr, "RMRR") {
+		t.Errorf("ovs show / rmrr did not run on the tree:\n%s\n%s", show, rmrr)
+	}
+	for name, out := range map[string]string{"check": check, "devices": devices, "ovs show": show, "rmrr": rmrr} {
 		if strings.ContainsAny(out, "\x1b\x07") {
 			t.Errorf("%s prints raw control characters: %q", name, out)
 		}

@@ -529,5 +529,11 @@ func hostileNames(fixtures string) (*Host, error) {
 		}
 	}
 	h.Net = []Link{{Name: iface}}
+	h.Extra = map[string]string{ovsSnapshot: `{"ovs_version": "3.1.0", "dpdk_init": "true", "dpdk_initialized": true, "bridges": [
+  {"name": "br\u001b[2J", "datapath_type": "netdev\u001b[31m", "ports": [
+    {"name": "p\u001b]0;x\u0007", "interfaces": [{"name": "p\u001b]0;x\u0007", "type": "dpdk\u001b[5m", "options": {"dpdk-devargs": "0000:02:00.1"}, "error": "Error attaching device '0000:02:00.1' to DPDK", "ofport": -1}]}
+  ]}
+]}
+`}
 	return h, nil
 }
