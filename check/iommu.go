@@ -31,13 +31,16 @@ func (f *Facts) offParams() []string {
 // vmIOMMURemedy is the advice for a virtual machine: its IOMMU comes from the hypervisor, not
 // from a BIOS menu, or VFIO runs without one.
 func vmIOMMURemedy(f *Facts) []string {
-	return []string{
+	out := []string{
 		"# This is a virtual machine (" + f.Platform.Hypervisor + "): the IOMMU comes from the hypervisor. On the host, give the guest a virtual IOMMU:",
 		"#   QEMU:    -machine q35,kernel-irqchip=split -device intel-iommu,intremap=on,caching-mode=on",
 		"#   libvirt: <features><ioapic driver='qemu'/></features> and <devices><iommu model='intel'><driver intremap='on' caching_mode='on'/></iommu></devices>",
-		"# then boot the guest with intel_iommu=on; or, with no IOMMU at all (no DMA isolation, taints the kernel):",
-		"modprobe vfio enable_unsafe_noiommu_mode=1   # or echo Y > /sys/module/vfio/parameters/enable_unsafe_noiommu_mode",
+		"# then boot the guest with intel_iommu=on; or, with no IOMMU at all (no DMA isolation, taints the kernel), VFIO's no-IOMMU mode:",
 	}
+	if f.IOMMU.VFIOKernel == iommu.VFIOAbsent {
+		return append(out, "# enable_unsafe_noiommu_mode, once the guest runs a kernel with VFIO (this one has none: see vfio.driver)")
+	}
+	return append(out, "modprobe vfio enable_unsafe_noiommu_mode=1   # or echo Y > /sys/module/vfio/parameters/enable_unsafe_noiommu_mode")
 }
 
 func checkIOMMU(f *Facts) []Finding {
