@@ -13,6 +13,7 @@
 package netif
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -197,6 +198,9 @@ func Read(r host.Root, o Options) (*Info, error) {
 		b, err := r.ReadHead(rel, maxRead)
 		if errors.Is(err, fs.ErrPermission) {
 			i.Unreadable = append(i.Unreadable, r.Path(rel))
+		}
+		if len(b) == maxRead { // a huge table: keep the whole lines read
+			b = b[:bytes.LastIndexByte(b, '\n')+1]
 		}
 		return b
 	}
