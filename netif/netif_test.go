@@ -153,3 +153,22 @@ func TestMasterActivity(t *testing.T) {
 		t.Errorf("eno3: %+v", a)
 	}
 }
+
+// TestSSHConnectionIPv4: this session's server address is found among the IPv4 local addresses
+// (fib_trie) and given to the interface of the connected route that holds it.
+func TestSSHConnectionIPv4(t *testing.T) {
+	i, err := Read(tree(map[string]string{"proc/net/tcp": ""}), Options{SSHConnection: "203.0.113.9 41000 192.0.2.2 22"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := i.Link("eth0").SSHPeers; len(p) != 1 || p[0].Addr().String() != "203.0.113.9" {
+		t.Errorf("eth0 SSH peers: %v", p)
+	}
+	// A loopback session (a tunnel) belongs to no interface.
+	i, _ = Read(tree(map[string]string{"proc/net/tcp": ""}), Options{SSHConnection: "127.0.0.1 41000 127.0.0.1 22"})
+	for name, l := range i.Links {
+		if len(l.SSHPeers) > 0 {
+			t.Errorf("%s carries a loopback session", name)
+		}
+	}
+}
