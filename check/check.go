@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"slices"
 	"sync"
 
@@ -17,7 +18,9 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/hugepages"
 	"github.com/dpdk-doctor/dpdk-doctor/iommu"
 	"github.com/dpdk-doctor/dpdk-doctor/kmsg"
+	"github.com/dpdk-doctor/dpdk-doctor/netif"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
+	"github.com/dpdk-doctor/dpdk-doctor/platform"
 )
 
 // Severity is a finding's verdict.
@@ -62,6 +65,10 @@ type Facts struct {
 	RMRR      map[pci.Address]dmar.Verdict
 	Log       []kmsg.Line
 	LogSource string
+	LogErr    error // why the kernel log could not be read (not root), nil otherwise
+	Platform  platform.Info
+	Net       *netif.Info // how the host uses its network interfaces (never nil)
+	NetErr    error       // why that could not be read; every interface then counts as in use
 	Events    []kmsg.Event
 	Selected  []*pci.Device // the devices judged one by one
 	Explicit  bool          // Selected was named by the user (--device), not chosen by default
@@ -95,6 +102,9 @@ type Options struct {
 	// Devices, when set, are the PCI addresses to judge; otherwise every network controller and
 	// every device bound to a DPDK driver is judged.
 	Devices []pci.Address
+	// SSHConnection is the SSH_CONNECTION of the operator's session; on the live host it is
+	// taken from the environment when empty. It names the interface that must not be unbound.
+	SSHConnection string
 }
 
 // Gather reads every fact the checks need from r. It fails only when the host cannot be read at
@@ -125,7 +135,18 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 		f.rmrrCount = len(f.DMAR.RMRRs())
 	}
 	f.RMRR = dmar.Judge(f.DMAR, f.Devices, f.Cmdline.HasOption("intel_iommu", "relax_rmrr"))
+	f.Platform = platform.Read(r)
+	ssh := o.SSHConnection
+	if ssh == "" && r.IsLive() {
+		ssh = os.Getenv("SSH_CONNECTION")
+	}
+	if f.Net, f.NetErr = netif.Read(r, netif.Options{SSHConnection: ssh}); f.NetErr != nil {
+		f.Net = &netif.Info{Links: map[string]*netif.Link{}}
+	}
 	log, src, err := r.KernelLog()
+	if errors.Is(err, fs.ErrPermission) {
+		f.LogErr, err = err, nil
+	}
 	if err != nil {
 		return nil, err
 	}

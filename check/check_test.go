@@ -52,7 +52,10 @@ func TestTrees(t *testing.T) {
 		"dl360e-gen8": {
 			{"device.rmrr", "0000:03:00.0", Fail, "slot 2"},
 			{"device.rmrr", "0000:03:00.1", Fail, "0x7df83000-0x7df84fff"},
-			{"device.rmrr", "0000:02:00.0", Warn, "RMRR-locked"}, // on igb: not meant for DPDK
+			{"device.rmrr", "0000:02:00.0", OK, "RMRR-locked"},   // on igb, the host's uplink: information
+			{"device.rmrr", "0000:02:00.1", Warn, "RMRR-locked"}, // on igb, down: matters once bound for DPDK
+			{"device.driver", "0000:02:00.0", OK, "on igb (eno1, active: default route, address 10.20.0.15/24, SSH session from 10.20.0.99)"},
+			{"device.driver", "0000:02:00.1", OK, "on igb (eno2)"},
 			{"device.driver", "0000:03:00.0", OK, "vfio-pci"},
 			{"device.placement", "0000:03:00.0", OK, "physical slot 2"},
 			{"kernellog.rmrr-ineligible", "0000:03:00.0", Fail, ""},
@@ -98,7 +101,7 @@ func TestTrees(t *testing.T) {
 			{"device.iommu_group", "0000:02:00.0", OK, "viable"},
 		},
 		"nic-on-ixgbe": {
-			{"device.driver", "0000:02:00.0", Warn, "ixgbe"},
+			{"device.driver", "0000:02:00.0", OK, "on ixgbe (ens1f0)"}, // not named: information
 			{"device.iommu_group", "0000:02:00.0", Warn, "not viable"},
 		},
 		"shared-group": {
@@ -109,6 +112,24 @@ func TestTrees(t *testing.T) {
 			{"device.rmrr", "0000:08:00.0", Warn, "RMRR-locked"},
 			{"device.placement", "0000:07:00.0", OK, "behind a switch in physical slot 4"},
 			{"kernellog.rmrr-identity-required", "0000:07:00.0", Fail, ""},
+		},
+		"amd-iommu-off": {
+			{"iommu.firmware", "host", OK, "AMD-Vi"},
+			{"iommu.kernel", "host", Fail, "amd_iommu=off is on the command line"},
+			{"vfio.driver", "host", Fail, "this kernel has no vfio-pci"},
+		},
+		"kvm-guest": {
+			{"iommu.firmware", "host", Fail, "virtual machine has no IOMMU"},
+			{"iommu.kernel", "host", Fail, "hypervisor gives this VM none"},
+			{"vfio.driver", "host", Fail, "as a module"},
+			{"cpu.hypervisor", "host", Warn, "virtual machine"},
+			{"device.driver", "0000:01:00.0", OK, "on virtio-pci (enp1s0, active: default route, address 192.168.122.50/24, 2001:db8:122::50/64, SSH session from 192.168.122.1)"},
+			{"device.driver", "0000:02:00.0", OK, "on virtio-pci (enp2s0)"},
+			{"device.iommu_group", "0000:01:00.0", OK, "matters only if it is given to DPDK"}, // the uplink
+			{"device.iommu_group", "0000:02:00.0", Warn, "no IOMMU group"},
+		},
+		"dl380p-gen8-hewlett-packard": {
+			{"device.rmrr", "0000:03:00.0", Fail, "slot 2"},
 		},
 		"amd": {
 			{"iommu.firmware", "host", OK, "AMD-Vi"},

@@ -23,14 +23,18 @@ func checkCPU(f *Facts) []Finding {
 				"firmware that hides it usually has VT-d / AMD-Vi (the IOMMU that VFIO needs) switched off too. " +
 				"On a virtual machine the hypervisor must expose it (nested virtualisation).",
 			Evidence: ev,
-			Remedy:   []string{"Enable \"Intel(R) Virtualization Technology\" (or \"SVM Mode\") in the system's BIOS/UEFI setup, then reboot"}})
+			Remedy:   cpuRemedy(f)})
 	}
-	if f.CPU.Flags["hypervisor"] {
+	if f.Platform.IsVM() || f.CPU.Flags["hypervisor"] {
+		ev := "flags: hypervisor"
+		if f.Platform.Evidence != "" {
+			ev = f.Platform.Evidence
+		}
 		out = append(out, Finding{ID: "cpu.hypervisor", Severity: Warn, Subject: "host",
 			Summary: "this host is a virtual machine",
 			Explanation: "Inside a VM, VFIO needs a virtual IOMMU from the hypervisor (for QEMU: -device intel-iommu) " +
 				"and the NIC must be passed through to the VM first.",
-			Evidence: []Evidence{{File: "/proc/cpuinfo", Value: "flags: hypervisor"}}})
+			Evidence: []Evidence{{File: "platform", Value: ev}}})
 	}
 	return out
 }
@@ -40,4 +44,11 @@ func yn(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+func cpuRemedy(f *Facts) []string {
+	if f.Platform.IsVM() {
+		return []string{"# a virtual machine: enable nested virtualisation on the hypervisor host (kvm_intel/kvm_amd nested=1) and give the guest the host's CPU (QEMU -cpu host, libvirt <cpu mode='host-passthrough'/>)"}
+	}
+	return []string{"Enable \"Intel(R) Virtualization Technology\" (or \"SVM Mode\") in the system's BIOS/UEFI setup, then reboot"}
 }

@@ -59,26 +59,12 @@ func devPath(f *Facts, d *pci.Device, file string) string {
 	return f.Root.Path("sys/bus/pci/devices/" + d.Address.String() + "/" + file)
 }
 
-// BindRemedy returns the commands that hand d to vfio-pci.
-func BindRemedy(d *pci.Device) []string {
-	a := d.Address.String()
-	var out []string
-	for _, ifc := range d.Interfaces {
-		out = append(out, "ip link set "+ifc+" down")
-	}
-	return append(out,
-		"modprobe vfio-pci",
-		"dpdk-devbind.py --bind=vfio-pci "+a+"   # or, without DPDK's tools:",
-		"echo vfio-pci > /sys/bus/pci/devices/"+a+"/driver_override",
-		"echo "+a+" > /sys/bus/pci/devices/"+a+"/driver/unbind   # when a driver is bound",
-		"echo "+a+" > /sys/bus/pci/drivers_probe")
-}
-
 func deviceDriver(f *Facts, d *pci.Device) Finding {
 	fd := Finding{ID: "device.driver", Subject: d.Address.String(),
 		Evidence: []Evidence{{File: devPath(f, d, "driver"), Value: orNone(d.Driver)}}}
-	if len(d.Interfaces) > 0 {
-		fd.Evidence = append(fd.Evidence, Evidence{File: devPath(f, d, "net/"), Value: strings.Join(d.Interfaces, " ")})
+	uses := f.Uses(d)
+	for _, u := range uses {
+		fd.Evidence = append(fd.Evidence, Evidence{File: f.Root.Path("sys/class/net/" + u.Name), Value: u.String()})
 	}
 	switch {
 	case IsDPDKDriver(d.Driver):
@@ -89,23 +75,42 @@ func deviceDriver(f *Facts, d *pci.Device) Finding {
 	case d.Driver == "mlx5_core" || d.Driver == "mlx4_core":
 		fd.Severity, fd.Summary = OK, "on "+d.Driver+": Mellanox/NVIDIA NICs stay on their kernel driver for DPDK (bifurcated driver)"
 		fd.Explanation = "DPDK's mlx4/mlx5 drivers work through the kernel driver and rdma-core; do not bind these NICs to vfio-pci."
+	case !f.Explicit:
+		// Not named by the user: a NIC the host has on a kernel driver (or on none) is
+		// information, and no bind recipe is printed for a device nobody asked about.
+		fd.Severity = OK
+		if d.Driver == "" {
+			fd.Summary = "not bound to any driver"
+		} else {
+			fd.Summary = "on " + d.Driver
+			if len(uses) > 0 {
+				fd.Summary += " (" + usesLabel(uses) + ")"
+			}
+		}
+		if f.rmrrLocked(d) {
+			fd.Summary += "; RMRR-locked, see device.rmrr"
+		}
+		fd.Summary += ": not for DPDK unless named with --device"
 	case d.Driver == "":
 		fd.Severity, fd.Summary = Warn, "not bound to any driver"
 		fd.Explanation = "DPDK can only use the device once a user-space driver (vfio-pci) owns it."
-		fd.Remedy = BindRemedy(d)
+		fd.Remedy = f.BindRemedy(d)
 	default:
 		fd.Severity = Warn
 		fd.Summary = "on the kernel driver " + d.Driver + ": not bound for DPDK yet"
-		if f.RMRR[d.Address].State == dmar.Locked {
+		if f.rmrrLocked(d) {
 			fd.Summary += " (and RMRR-locked: see device.rmrr)"
 		}
-		if len(d.Interfaces) > 0 {
-			fd.Summary += " (interface " + strings.Join(d.Interfaces, ", ") + ")"
+		if len(uses) > 0 {
+			fd.Summary += " (" + usesLabel(uses) + ")"
 		}
 		fd.Explanation = "While " + d.Driver + " owns the device the kernel uses it as an ordinary network interface, and " +
-			"a DPDK port on it fails with \"Error attaching device\". Bind it to vfio-pci to give it to DPDK (this takes the " +
-			"interface away from the kernel: make sure nothing, such as your SSH session, runs over it)."
-		fd.Remedy = BindRemedy(d)
+			"a DPDK port on it fails with \"Error attaching device\". Binding it to vfio-pci gives it to DPDK and takes the " +
+			"interface away from the kernel."
+		if f.InUse(d) {
+			fd.Explanation += " The host uses this interface now: whatever runs over it (routes, addresses, SSH sessions) stops."
+		}
+		fd.Remedy = f.BindRemedy(d)
 	}
 	return fd
 }
@@ -124,6 +129,14 @@ func deviceGroup(f *Facts, d *pci.Device) Finding {
 			fd.Severity, fd.Summary = Warn, "no IOMMU group: only usable in VFIO's unsafe no-IOMMU mode"
 		} else {
 			fd.Severity, fd.Summary = Fail, "no IOMMU group, so vfio-pci cannot take it (the IOMMU is off: see iommu.kernel)"
+			switch {
+			case f.intended(d):
+			case f.InUse(d):
+				fd.Severity = OK // the host's own NIC: it matters only if it is ever given to DPDK
+				fd.Summary = "no IOMMU group (the IOMMU is off): matters only if it is given to DPDK"
+			default:
+				fd.Severity = Warn
+			}
 		}
 		return fd
 	}
@@ -160,17 +173,25 @@ func deviceGroup(f *Facts, d *pci.Device) Finding {
 		return fd
 	}
 	fd.Severity = Fail
+	fd.Summary = "IOMMU group " + g + " is not viable: " + strings.Join(blockers, ", ")
 	if !f.intended(d) {
 		fd.Severity = Warn // matters once it is bound for DPDK
+		if f.InUse(d) {
+			fd.Severity = OK // the host's own NIC: it matters only if it is ever given to DPDK
+			fd.Summary += " (matters only if it is given to DPDK)"
+		}
 	}
-	fd.Summary = "IOMMU group " + g + " is not viable: " + strings.Join(blockers, ", ")
 	fd.Explanation = "VFIO hands out whole IOMMU groups. Every other device in the group must be bound to vfio-pci or to no " +
 		"driver (bridges aside), or the kernel refuses the group and DPDK reports \"VFIO group is not viable! Not all " +
 		"devices in IOMMU group bound to VFIO or unbound\". Bind the other members too, or move the card to a slot whose " +
 		"root port supports ACS so it gets a group of its own."
+	if !f.intended(d) {
+		fd.Remedy = []string{"dpdk-doctor check --device " + d.Address.String() + "   # the commands, once you mean to give it to DPDK"}
+		return fd
+	}
 	for _, m := range f.Devices.Group(d.IOMMUGroup) {
 		if m != d && !ViableDriver(m.Driver) && !m.Config.IsBridge() {
-			fd.Remedy = append(fd.Remedy, BindRemedy(m)...)
+			fd.Remedy = append(fd.Remedy, f.BindRemedy(m)...)
 		}
 	}
 	return fd
@@ -263,7 +284,10 @@ func deviceRMRR(f *Facts, d *pci.Device) Finding {
 	case dmar.Locked:
 		fd.Severity = Fail
 		if !f.intended(d) {
-			fd.Severity = Warn // the host uses it on a kernel driver: only a problem once bound for DPDK
+			fd.Severity = Warn // on a kernel driver: only a problem once bound for DPDK
+			if f.InUse(d) {
+				fd.Severity = OK // the host's own NIC, in use: information
+			}
 		}
 		fd.Summary = "RMRR-locked: the kernel will refuse it to VFIO"
 		if c := firstLocked(v); c != nil {
@@ -300,6 +324,9 @@ func deviceRMRR(f *Facts, d *pci.Device) Finding {
 		fd.Severity, fd.Summary = OK, "no DMAR table to judge RMRRs by"
 		if f.IOMMU.FirmwareTable == "DMAR" {
 			fd.Severity, fd.Summary = Warn, "unknown: the DMAR table could not be decoded"
+			if denied(f.DMARErr) {
+				fd.Summary = "unknown: the DMAR table is readable only by root (run as root)"
+			}
 		}
 	}
 	return fd
@@ -361,18 +388,12 @@ func size(n uint64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// isHPE reports whether the host is an HPE ProLiant, where conrep can exclude a slot.
-func (f *Facts) isHPE() bool {
-	v, _ := f.Root.ReadString("sys/class/dmi/id/sys_vendor")
-	p, _ := f.Root.ReadString("sys/class/dmi/id/product_name")
-	return (v == "HP" || v == "HPE" || strings.HasPrefix(v, "Hewlett")) && strings.Contains(p, "ProLiant")
-}
-
 func rmrrRemedy(f *Facts, d *pci.Device) []string {
 	var out []string
-	if f.isHPE() && d.Slot != "" {
+	hpe := f.Platform.IsHPEProLiant() // conrep exists only there
+	if hpe && d.Slot != "" {
 		out = append(out, "dpdk-doctor fix rmrr "+d.Address.String()+"   # HPE: exclude slot "+d.Slot+" from RMRR with conrep (dry run; add --apply), then reboot")
-	} else if f.isHPE() {
+	} else if hpe {
 		out = append(out, "# HPE: an on-board device has no slot to exclude with conrep; use an add-in card in a PCIe slot, or an SR-IOV VF")
 	}
 	return append(out,

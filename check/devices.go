@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/dpdk-doctor/dpdk-doctor/internal/quote"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 )
 
@@ -24,6 +25,8 @@ type DeviceRow struct {
 	DPDKReady    bool     `json:"dpdk_ready"`
 	Modules      []string `json:"modules"`
 	Interfaces   []string `json:"interfaces"`
+	Links        []Use    `json:"links"`  // each interface and how the host uses it
+	Active       bool     `json:"active"` // the host uses one of its interfaces (or cannot tell): do not unbind
 	IOMMUGroup   *int     `json:"iommu_group"`
 	GroupMembers []string `json:"iommu_group_members"`
 	NUMANode     *int     `json:"numa_node"`
@@ -72,6 +75,10 @@ func DeviceRows(f *Facts, ids *pci.IDs, al *pci.Aliases, all bool) []DeviceRow {
 		if r.Modules == nil {
 			r.Modules = []string{}
 		}
+		r.Links = f.Uses(d)
+		for _, u := range r.Links {
+			r.Active = r.Active || u.Active
+		}
 		if d.Parent != nil {
 			r.Parent = d.Parent.Address.String()
 		}
@@ -96,6 +103,7 @@ func DeviceRows(f *Facts, ids *pci.IDs, al *pci.Aliases, all bool) []DeviceRow {
 // WriteDeviceTable prints rows the way dpdk-devbind.py --status groups them, with more columns.
 func WriteDeviceTable(rows []DeviceRow) string {
 	var b strings.Builder
+	q := quote.Text // names from pci.ids, drivers and interfaces: no control characters reach the terminal
 	section := func(title string, keep func(DeviceRow) bool) {
 		fmt.Fprintf(&b, "%s\n%s\n", title, strings.Repeat("=", len(title)))
 		n := 0
@@ -108,12 +116,15 @@ func WriteDeviceTable(rows []DeviceRow) string {
 			if r.Subsystem != "" {
 				name += " (" + r.Subsystem + ")"
 			}
-			fmt.Fprintf(&b, "%s '%s' [%s:%s] class=%s drv=%s", r.Address, name, r.VendorID, r.DeviceID, r.Class, orNone(r.Driver))
+			fmt.Fprintf(&b, "%s '%s' [%s:%s] class=%s drv=%s", r.Address, q(name), r.VendorID, r.DeviceID, r.Class, q(orNone(r.Driver)))
 			if len(r.Modules) > 0 {
-				fmt.Fprintf(&b, " modules=%s", strings.Join(r.Modules, ","))
+				fmt.Fprintf(&b, " modules=%s", q(strings.Join(r.Modules, ",")))
 			}
-			if len(r.Interfaces) > 0 {
-				fmt.Fprintf(&b, " if=%s", strings.Join(r.Interfaces, ","))
+			if len(r.Links) > 0 {
+				fmt.Fprintf(&b, " if=%s", q(usesLabel(r.Links)))
+				if r.Active {
+					b.WriteString(" *Active*")
+				}
 			}
 			if r.Unreadable != "" {
 				fmt.Fprintf(&b, " UNREADABLE (%s)", r.Unreadable)
@@ -131,7 +142,7 @@ func WriteDeviceTable(rows []DeviceRow) string {
 				fmt.Fprintf(&b, " numa_node=%d", *r.NUMANode)
 			}
 			if r.Slot != "" {
-				fmt.Fprintf(&b, " slot=%s", r.Slot)
+				fmt.Fprintf(&b, " slot=%s", q(r.Slot))
 			}
 			fmt.Fprintf(&b, " rmrr=%s\n", r.RMRR)
 		}

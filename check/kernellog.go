@@ -23,6 +23,13 @@ var logVerdicts = map[kmsg.Kind]struct {
 }
 
 func checkKernelLog(f *Facts) []Finding {
+	if f.LogErr != nil {
+		return []Finding{{ID: "kernellog.source", Subject: "host", Severity: Warn,
+			Summary:     "cannot read the kernel log without root: run as root",
+			Explanation: "The kernel refused to show its log to this user (kernel.dmesg_restrict, or a log file readable only by root or adm), so RMRR and VFIO refusals there cannot be judged.",
+			Evidence:    []Evidence{{File: "kernel log", Value: f.LogErr.Error()}},
+		}}
+	}
 	if f.LogSource == "" {
 		return []Finding{{ID: "kernellog.source", Subject: "host", Severity: Warn,
 			Summary:     "no kernel log to read",

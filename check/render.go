@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/quote"
 )
 
 // Report is the result of a check: what was read and every finding.
@@ -49,7 +51,10 @@ func (r *Report) WriteText(w io.Writer, names map[string]string) error {
 	if title == "" {
 		title = "host"
 	}
-	fmt.Fprintf(&b, "dpdk-doctor check: %s (root %s)\n", title, r.Root)
+	// Everything below may hold names read from the host or a tree (DMI strings, drivers,
+	// interfaces, pci.ids, OVS): control characters are escaped so they cannot drive the terminal.
+	q := quote.Text
+	fmt.Fprintf(&b, "dpdk-doctor check: %s (root %s)\n", q(title), q(r.Root))
 	for _, area := range Areas() {
 		first := true
 		lastSubj := ""
@@ -62,9 +67,9 @@ func (r *Report) WriteText(w io.Writer, names map[string]string) error {
 				first = false
 			}
 			if area == "device" && f.Subject != lastSubj {
-				fmt.Fprintf(&b, "  %s", f.Subject)
+				fmt.Fprintf(&b, "  %s", q(f.Subject))
 				if n := names[f.Subject]; n != "" {
-					fmt.Fprintf(&b, "  %s", n)
+					fmt.Fprintf(&b, "  %s", q(n))
 				}
 				b.WriteString("\n")
 				lastSubj = f.Subject
@@ -73,20 +78,20 @@ func (r *Report) WriteText(w io.Writer, names map[string]string) error {
 			if area != "device" && f.Subject != "host" {
 				subj = f.Subject + ": "
 			}
-			fmt.Fprintf(&b, "  [%s] %-20s %s%s\n", marks[f.Severity], f.ID, subj, f.Summary)
+			fmt.Fprintf(&b, "  [%s] %-20s %s%s\n", marks[f.Severity], q(f.ID), q(subj), q(f.Summary))
 			if f.Severity == OK {
 				continue
 			}
 			for _, e := range f.Evidence {
-				fmt.Fprintf(&b, "         evidence: %s: %s\n", e.File, e.Value)
+				fmt.Fprintf(&b, "         evidence: %s: %s\n", q(e.File), q(e.Value))
 			}
 			if f.Explanation != "" {
-				wrap(&b, f.Explanation, "         ", 100)
+				wrap(&b, q(f.Explanation), "         ", 100)
 			}
 			if len(f.Remedy) > 0 {
 				b.WriteString("         remedy:\n")
 				for _, c := range f.Remedy {
-					fmt.Fprintf(&b, "           %s\n", c)
+					fmt.Fprintf(&b, "           %s\n", q(c))
 				}
 			}
 		}

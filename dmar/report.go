@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/dpdk-doctor/dpdk-doctor/internal/quote"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 )
 
@@ -90,7 +91,7 @@ func NewReport(t *Table, ds *pci.Devices, name func(*pci.Device) string) *Report
 // WriteText prints the report for a person.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "DMAR %s %s: host address width %d, flags %#02x", r.OEMID, r.OEMTableID, r.HostAddressWidth, r.Flags.Value)
+	fmt.Fprintf(&b, "DMAR %s %s: host address width %d, flags %#02x", quote.Text(r.OEMID), quote.Text(r.OEMTableID), r.HostAddressWidth, r.Flags.Value)
 	var fl []string
 	if r.Flags.IntrRemap {
 		fl = append(fl, "INTR_REMAP")
@@ -123,13 +124,13 @@ func (r *Report) WriteText(w io.Writer) error {
 			}
 			fmt.Fprintf(&b, "  -> %s", s.Address)
 			if s.Name != "" {
-				fmt.Fprintf(&b, "  %s", s.Name)
+				fmt.Fprintf(&b, "  %s", quote.Text(s.Name)) // names from pci.ids and the tree: escaped
 			}
 			if s.Driver != "" {
-				fmt.Fprintf(&b, "  [%s]", s.Driver)
+				fmt.Fprintf(&b, "  [%s]", quote.Text(s.Driver))
 			}
 			if s.Slot != "" {
-				fmt.Fprintf(&b, "  slot %s", s.Slot)
+				fmt.Fprintf(&b, "  slot %s", quote.Text(s.Slot))
 			}
 			b.WriteString("\n")
 			if len(s.Below) > 0 {

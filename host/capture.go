@@ -27,6 +27,10 @@ var captured = []string{
 	"sys/class/dmi/id/bios_version", "sys/class/dmi/id/bios_date",
 	"usr/share/misc/pci.ids", "usr/share/hwdata/pci.ids",
 	"var/lib/dpdk-doctor/ovs-state.json", // the OVS snapshot a captured tree carries
+	// Which interfaces the host uses (netif): routes, addresses, SSH connections, link state.
+	"proc/net/route", "proc/net/ipv6_route", "proc/net/if_inet6", "proc/net/fib_trie", "proc/net/tcp", "proc/net/tcp6",
+	"sys/class/net/*", "sys/devices/virtual/net/*/operstate", "sys/devices/virtual/net/*/flags", "sys/devices/virtual/net/*/master",
+	"proc/config.gz", // whether the kernel has vfio-pci (iommu)
 }
 
 // File is a file a capture adds to the tree it writes (the OVS snapshot).
@@ -133,9 +137,12 @@ func (c *copier) copy() {
 				}
 			}
 		}
-		if nets, err := src.ReadDir(dir + "/net"); err == nil {
-			for _, n := range nets {
-				c.file(dir + "/net/" + n.Name() + "/address")
+		c.netDir(dir + "/net")
+		if ms, err := src.ReadDir(dir); err == nil { // a virtio device's interfaces: virtioN/net
+			for _, m := range ms {
+				if strings.HasPrefix(m.Name(), "virtio") {
+					c.netDir(dir + "/" + m.Name() + "/net")
+				}
 			}
 		}
 	}
@@ -146,6 +153,8 @@ func (c *copier) copy() {
 	if rel, err := src.ReadString("proc/sys/kernel/osrelease"); err == nil && !strings.Contains(rel, "/") && rel != ".." {
 		c.file("lib/modules/" + rel + "/modules.alias")
 		c.file("lib/modules/" + rel + "/modules.builtin")
+		c.file("lib/modules/" + rel + "/modules.dep")
+		c.file("boot/config-" + rel)
 	}
 	if log, _, err := src.KernelLog(); err == nil && len(log) > 0 {
 		c.write("var/log/dmesg", log)
@@ -153,6 +162,22 @@ func (c *copier) copy() {
 	if p := OVSLogPath(src); p != "" {
 		if b, err := src.ReadTail(p, MaxOVSLog); err == nil && len(b) > 0 {
 			c.write(OVSLog, b)
+		}
+	}
+}
+
+// netDir copies the interfaces under a device's net directory: address, state, flags, master.
+func (c *copier) netDir(nd string) {
+	nets, err := c.src.ReadDir(nd)
+	if err != nil {
+		return
+	}
+	for _, n := range nets {
+		for _, f := range []string{"address", "operstate", "flags"} {
+			c.file(nd + "/" + n.Name() + "/" + f)
+		}
+		if t, err := c.src.ReadLink(nd + "/" + n.Name() + "/master"); err == nil {
+			c.link(nd+"/"+n.Name()+"/master", t)
 		}
 	}
 }

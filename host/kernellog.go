@@ -17,10 +17,14 @@ var kernelLogFiles = []string{"var/log/dmesg", "var/log/kern.log"}
 // reads var/log/dmesg, else var/log/kern.log. No log at all is not an error: it returns nil
 // and an empty source.
 func (r Root) KernelLog() (data []byte, source string, err error) {
+	var kmsgErr error // a refusal of /dev/kmsg (not root) is reported when no file stands in
 	if r.live {
 		b, err := readKmsg("/dev/kmsg")
 		if err == nil {
 			return b, "/dev/kmsg", nil
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			kmsgErr = err
 		}
 	}
 	for _, f := range kernelLogFiles {
@@ -32,7 +36,7 @@ func (r Root) KernelLog() (data []byte, source string, err error) {
 			return nil, "", fmt.Errorf("kernel log %s: %w", r.Path(f), err)
 		}
 	}
-	return nil, "", nil
+	return nil, "", kmsgErr
 }
 
 // readKmsg reads every record now in the kernel's ring buffer without waiting for more.

@@ -17,8 +17,9 @@ import (
 
 // Firmware table locations.
 const (
-	DMARTable = "sys/firmware/acpi/tables/DMAR"
-	IVRSTable = "sys/firmware/acpi/tables/IVRS"
+	acpiTables = "sys/firmware/acpi/tables"
+	DMARTable  = "sys/firmware/acpi/tables/DMAR"
+	IVRSTable  = "sys/firmware/acpi/tables/IVRS"
 )
 
 // Info is the IOMMU state of a host.
@@ -29,7 +30,22 @@ type Info struct {
 	VFIODriver    bool     // sys/bus/pci/drivers/vfio-pci exists: vfio-pci is loaded or built in
 	VFIOModule    string   // "loaded", "builtin" or "" (from sys/module and modules.builtin)
 	NoIOMMU       bool     // vfio's enable_unsafe_noiommu_mode is Y
+	// VFIOKernel says whether the running kernel has vfio-pci at all: VFIOLoaded, VFIOBuiltin,
+	// VFIOModuleAvailable (modprobe will load it), VFIOAbsent, or "" when nothing tells.
+	VFIOKernel string
+	// VFIOEvidence is the file that told VFIOKernel ("/lib/modules/6.1.0-18-amd64/modules.dep").
+	VFIOEvidence string
+	// FirmwareErr is set when the ACPI tables could not be looked at (not root).
+	FirmwareErr error
 }
+
+// Values of Info.VFIOKernel.
+const (
+	VFIOLoaded          = "loaded"
+	VFIOBuiltin         = "builtin"
+	VFIOModuleAvailable = "module"
+	VFIOAbsent          = "absent"
+)
 
 // KernelOn reports whether the kernel's IOMMU is in effect: it registered units and made groups.
 func (i Info) KernelOn() bool { return len(i.Units) > 0 && i.Groups > 0 }
@@ -42,6 +58,12 @@ func Read(r host.Root) (Info, error) {
 		i.FirmwareTable = "DMAR"
 	case r.Exists(IVRSTable):
 		i.FirmwareTable = "IVRS"
+	default:
+		// Neither table: tell "none" from "not allowed to look" (the directory is root-only
+		// on some kernels).
+		if _, err := r.ReadDir(acpiTables); errors.Is(err, fs.ErrPermission) {
+			i.FirmwareErr = fmt.Errorf("reading %s: %w", r.Path(acpiTables), err)
+		}
 	}
 	units, err := r.ReadDir("sys/class/iommu")
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -62,6 +84,7 @@ func Read(r host.Root) (Info, error) {
 	case builtin(r, "vfio-pci.ko") || r.Exists("sys/module/vfio_pci"):
 		i.VFIOModule = "builtin"
 	}
+	i.VFIOKernel, i.VFIOEvidence = vfioKernel(r, i)
 	if v, err := r.ReadString("sys/module/vfio/parameters/enable_unsafe_noiommu_mode"); err == nil {
 		i.NoIOMMU = v == "Y" || v == "1"
 	}

@@ -120,7 +120,7 @@ func explainAttach(e *Explanation, devargs, reason string, f *check.Facts) {
 		}
 		e.Cause += ": the kernel refuses to give it to VFIO"
 		e.Detail = "The firmware reserves memory the device must always be able to reach (an RMRR); Linux 3.17+ will not put such a device in a VFIO domain (\"Device is ineligible for IOMMU domain attach due to platform RMRR requirement\"), so DPDK cannot attach it and OVS only reports \"Error attaching device\"."
-		if d.Slot != "" {
+		if d.Slot != "" && f.Platform.IsHPEProLiant() {
 			e.Remedy = []string{"dpdk-doctor fix rmrr " + a.String() + "   # HPE ProLiant: exclude slot " + d.Slot + " from RMRR with conrep, then reboot"}
 		}
 		e.Remedy = append(e.Remedy, "# or move the card to a slot no RMRR covers, or use an SR-IOV VF (see dpdk-doctor check)")
@@ -138,7 +138,7 @@ func explainAttach(e *Explanation, devargs, reason string, f *check.Facts) {
 			e.Cause += " (kernel interface " + strings.Join(d.Interfaces, ", ") + ")"
 		}
 		e.Detail = "DPDK can only attach a device that a user-space driver owns; while a kernel driver has it, EAL skips it."
-		e.Remedy = check.BindRemedy(d)
+		e.Remedy = f.BindRemedy(d)
 	case d.IOMMUGroup < 0 && d.Driver == "vfio-pci" && !f.IOMMU.NoIOMMU:
 		e.Cause = fmt.Sprintf("%s has no IOMMU group: the IOMMU is off (%s)", a, iommuWhy(f))
 		e.Detail = "vfio-pci needs the IOMMU to hand the device to user space."

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
+	esc "github.com/dpdk-doctor/dpdk-doctor/internal/quote"
 )
 
 // ShowInterface is an interface as `ovs show --json` prints it, with its explanation.
@@ -63,14 +64,14 @@ func (s *Show) WriteText(w io.Writer) error {
 	for _, br := range s.Bridges {
 		fmt.Fprintf(&b, "    Bridge %s\n", quote(br.Name))
 		if br.DatapathType != "" {
-			fmt.Fprintf(&b, "        datapath_type: %s\n", br.DatapathType)
+			fmt.Fprintf(&b, "        datapath_type: %s\n", esc.Text(br.DatapathType))
 		}
 		for _, p := range br.Ports {
 			fmt.Fprintf(&b, "        Port %s\n", quote(p.Name))
 			for _, i := range p.Interfaces {
 				fmt.Fprintf(&b, "            Interface %s\n", quote(i.Name))
 				if i.Type != "" {
-					fmt.Fprintf(&b, "                type: %s\n", i.Type)
+					fmt.Fprintf(&b, "                type: %s\n", esc.Text(i.Type))
 				}
 				if len(i.Options) > 0 {
 					keys := make([]string, 0, len(i.Options))
@@ -80,7 +81,7 @@ func (s *Show) WriteText(w io.Writer) error {
 					sort.Strings(keys)
 					var kv []string
 					for _, k := range keys {
-						kv = append(kv, k+"="+quote(i.Options[k]))
+						kv = append(kv, esc.Text(k)+"="+quote(i.Options[k]))
 					}
 					fmt.Fprintf(&b, "                options: {%s}\n", strings.Join(kv, ", "))
 				}
@@ -88,12 +89,12 @@ func (s *Show) WriteText(w io.Writer) error {
 					fmt.Fprintf(&b, "                error: %q\n", i.Error)
 				}
 				if e := i.Explanation; e != nil {
-					fmt.Fprintf(&b, "                => cause: %s\n", e.Cause)
+					fmt.Fprintf(&b, "                => cause: %s\n", esc.Text(e.Cause))
 					if e.Detail != "" {
-						fmt.Fprintf(&b, "                   why: %s\n", e.Detail)
+						fmt.Fprintf(&b, "                   why: %s\n", esc.Text(e.Detail))
 					}
 					for _, r := range e.Remedy {
-						fmt.Fprintf(&b, "                   fix: %s\n", r)
+						fmt.Fprintf(&b, "                   fix: %s\n", esc.Text(r))
 					}
 				}
 			}

@@ -204,13 +204,32 @@ func readDevice(r host.Root, bus *host.OpenedDir, name string) (*Device, error) 
 	}
 	// Only a kernel network driver makes interfaces: skip the directory read for the rest.
 	if d.IsNetwork() && d.Driver != "" && d.Driver != "vfio-pci" && d.Driver != "uio_pci_generic" && d.Driver != "igb_uio" {
-		if ents, err := r.ReadDir(d.SysPath + "/net"); err == nil {
+		d.Interfaces = readInterfaces(r, d.SysPath)
+	}
+	return d, nil
+}
+
+// readInterfaces lists the kernel network interfaces of the device at dir: under net/, or for
+// a virtio device under virtioN/net/ (virtio-pci binds the PCI function, virtio_net the
+// virtio device below it).
+func readInterfaces(r host.Root, dir string) []string {
+	var out []string
+	add := func(net string) {
+		if ents, err := r.ReadDir(net); err == nil {
 			for _, e := range ents {
-				d.Interfaces = append(d.Interfaces, e.Name())
+				out = append(out, e.Name())
 			}
 		}
 	}
-	return d, nil
+	add(dir + "/net")
+	if ents, err := r.ReadDir(dir); err == nil {
+		for _, e := range ents {
+			if n := e.Name(); strings.HasPrefix(n, "virtio") && len(n) > 6 && strings.Trim(n[6:], "0123456789") == "" {
+				add(dir + "/" + n + "/net")
+			}
+		}
+	}
+	return out
 }
 
 // sysfsIDs reads the IDs and class the kernel keeps for a device whose config space cannot be

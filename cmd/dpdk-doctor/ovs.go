@@ -81,8 +81,10 @@ func ovsFindings(cmd *cobra.Command, g *globals, f *check.Facts) []check.Finding
 	st, source, ok, err := ovsState(cmd.Context(), g, f)
 	if err != nil {
 		remedy := []string{"systemctl status openvswitch-switch", "# or point --db at the right socket"}
-		if errors.Is(err, os.ErrPermission) {
-			remedy = []string{"sudo dpdk-doctor check   # the OVSDB socket is root's"}
+		if deniedErr(err) { // the socket is there; this user may not connect to it
+			return []check.Finding{{ID: "ovs.db", Area: "ovs", Subject: "Open_vSwitch", Severity: check.Warn,
+				Summary: "cannot open the OVSDB socket without root: run as root", Evidence: []check.Evidence{{File: source, Value: err.Error()}},
+				Remedy: []string{"sudo dpdk-doctor check   # the OVSDB socket is root's"}}}
 		}
 		return []check.Finding{{ID: "ovs.db", Area: "ovs", Subject: "Open_vSwitch", Severity: check.Fail,
 			Summary: err.Error(), Evidence: []check.Evidence{{File: source, Value: "unreachable"}}, Remedy: remedy}}

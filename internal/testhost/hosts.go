@@ -40,6 +40,7 @@ var Names = []string{
 	"dl360e-gen8-two-slots", "dl380-gen9-hpe-nic",
 	"iommu-off-firmware", "iommu-off-kernel", "vfio-noiommu",
 	"usb-only-rmrr", "nic-on-ixgbe", "shared-group", "bridge-scope", "amd",
+	"amd-iommu-off", "kvm-guest", "dl380p-gen8-hewlett-packard",
 }
 
 // Catalog returns the described test host called name. fixtures is the folder holding the real
@@ -114,11 +115,26 @@ func Catalog(name, fixtures string) (*Host, error) {
 				d.Driver, d.Iface = "ixgbe", "ens1f1"
 			}
 		}
+		// The port left on ixgbe is the host's uplink: binding it to complete the group would
+		// cut the host off.
+		h.Net = []Link{{Name: "ens1f1", Up: true, Addrs: []string{"198.51.100.20/24"}, Gateway: "198.51.100.1", SSHFrom: "198.51.100.7:60222"}}
 		return h, err
 	case "bridge-scope":
 		return bridgeScope(fixtures)
 	case "amd":
 		return amd(), nil
+	case "amd-iommu-off":
+		return amdIOMMUOff(), nil
+	case "kvm-guest":
+		return kvmGuest(), nil
+	case "dl380p-gen8-hewlett-packard":
+		// The same Gen8 firmware under the maker's older name, as DL380p Gen8 BIOS P70 reports it.
+		h := dl360e(true)
+		h.Name = "Hewlett-Packard ProLiant DL380p Gen8"
+		h.DMI = DMI{Vendor: "Hewlett-Packard Company", Product: "ProLiant DL380p Gen8", BIOSVendor: "HP", BIOSVersion: "P70", BIOSDate: "07/01/2015"}
+		return h, nil
+	case "hostile-names":
+		return hostileNames(fixtures)
 	}
 	return nil, fmt.Errorf("no test host called %q", name)
 }
@@ -230,6 +246,12 @@ func dl360eHost(excluded []string, twoCards bool) *Host {
 	}
 	h.KernelLog = dl360eLog(h, slot2InRMRR)
 	h.Extra = map[string]string{ovsSnapshot: seedOVS(slot2InRMRR)}
+	// The on-board 366i's first port carries the management network, the default route and
+	// the operator's SSH session; the other ports are down.
+	h.Net = []Link{
+		{Name: "eno1", Up: true, Addrs: []string{"10.20.0.15/24"}, Gateway: "10.20.0.1", SSHFrom: "10.20.0.99:51022"},
+		{Name: "eno2"}, {Name: "eno3"}, {Name: "eno4"},
+	}
 	return h
 }
 
@@ -411,7 +433,7 @@ func amd() *Host {
 		CPUs:          32,
 		Nodes:         1,
 		KernelRelease: "6.1.0-18-amd64",
-		Cmdline:       "BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/sda2 ro quiet amd_iommu=on iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=16",
+		Cmdline:       "BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/sda2 ro quiet iommu=pt default_hugepagesz=1G hugepagesz=1G hugepages=16",
 		DMI:           DMI{Vendor: "Supermicro", Product: "H12SSL-i", BIOSVendor: "American Megatrends Inc.", BIOSVersion: "2.4", BIOSDate: "04/14/2022"},
 		MemKB:         131857780,
 		Hugepages:     []Pool{{1048576, 0, 16, 12}},
@@ -435,3 +457,83 @@ func amd() *Host {
 }
 
 func pe(dev, fn uint8) dmar.PathEntry { return dmar.PathEntry{Device: dev, Function: fn} }
+
+// amdIOMMUOff is the AMD host booted with amd_iommu=off: the firmware's IVRS is there, the
+// kernel made no IOMMU, and this kernel was built without VFIO (no vfio-pci in modules.dep,
+// CONFIG_VFIO_PCI not set).
+func amdIOMMUOff() *Host {
+	h := amd()
+	h.Cmdline = strings.Replace(h.Cmdline, " iommu=pt", " amd_iommu=off", 1)
+	h.IOMMUUnits, h.VFIO = nil, false
+	ungroup(h)
+	for i := range h.Devices {
+		if h.Devices[i].Driver == "vfio-pci" {
+			h.Devices[i].Driver = ""
+		}
+	}
+	h.ModulesDep = "kernel/drivers/net/ethernet/intel/i40e/i40e.ko:\nkernel/drivers/iommu/iommufd/iommufd.ko:\n"
+	h.Extra = map[string]string{"boot/config-" + h.KernelRelease: "CONFIG_AMD_IOMMU=y\n# CONFIG_VFIO is not set\n# CONFIG_VFIO_PCI is not set\n"}
+	h.KernelLog = "[    0.000000] Command line: " + h.Cmdline + "\n"
+	return h
+}
+
+// kvmGuest is a Debian 12 KVM guest on QEMU's q35 machine with two virtio-net NICs, no virtual
+// IOMMU, and vfio-pci available as a module but not loaded. enp1s0 carries the default route and
+// the SSH session; enp2s0 is down.
+func kvmGuest() *Host {
+	h := &Host{
+		Name:          "QEMU KVM guest",
+		CPUVendor:     "GenuineIntel",
+		CPUModel:      "Intel Xeon Processor (Icelake)",
+		CPUFlags:      strings.Fields("fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov pat pse36 clflush mmx fxsr sse sse2 ss syscall nx pdpe1gb rdtscp lm constant_tsc rep_good nopl xtopology cpuid tsc_known_freq pni pclmulqdq ssse3 fma cx16 pcid sse4_1 sse4_2 x2apic movbe popcnt tsc_deadline_timer aes xsave avx f16c rdrand hypervisor lahf_lm abm 3dnowprefetch arat"),
+		CPUs:          4,
+		Nodes:         1,
+		KernelRelease: "6.1.0-18-amd64",
+		Cmdline:       "BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/vda1 ro console=ttyS0 default_hugepagesz=2M hugepagesz=2M hugepages=512",
+		DMI:           DMI{Vendor: "QEMU", Product: "Standard PC (Q35 + ICH9, 2009)", BIOSVendor: "SeaBIOS", BIOSVersion: "1.16.2-debian-1.16.2-1", BIOSDate: "04/01/2014"},
+		MemKB:         8131180,
+		Hugepages:     []Pool{{2048, 0, 512, 512}},
+		HugeMounts:    []string{"hugetlbfs /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0"},
+		ModulesAlias:  modulesAlias + "alias pci:v00001AF4d00001041sv*sd*bc*sc*i* virtio_pci\n",
+		ModulesDep:    "kernel/drivers/vfio/pci/vfio-pci.ko: kernel/drivers/vfio/pci/vfio-pci-core.ko kernel/drivers/vfio/vfio.ko\nkernel/drivers/vfio/vfio.ko:\n",
+		PCIIDs:        pciIDs,
+	}
+	h.Devices = []Device{
+		{Addr: "0000:00:00.0", Vendor: 0x8086, Device: 0x29c0, SubVendor: 0x1af4, SubDevice: 0x1100, Class: 0x060000, Group: -1, NUMA: -1},
+		{Addr: "0000:00:02.0", Vendor: 0x1b36, Device: 0x000c, Class: 0x060400, Bridge: true, Secondary: 1, Subordinate: 1, Driver: "pcieport", Group: -1, NUMA: -1, MultiFunction: true},
+		{Addr: "0000:00:02.1", Vendor: 0x1b36, Device: 0x000c, Class: 0x060400, Bridge: true, Secondary: 2, Subordinate: 2, Driver: "pcieport", Group: -1, NUMA: -1},
+		{Addr: "0000:01:00.0", Parent: "0000:00:02.0", Vendor: 0x1af4, Device: 0x1041, SubVendor: 0x1af4, SubDevice: 0x1100, Class: 0x020000, Rev: 0x01, Driver: "virtio-pci", Iface: "enp1s0", Group: -1, NUMA: -1},
+		{Addr: "0000:02:00.0", Parent: "0000:00:02.1", Vendor: 0x1af4, Device: 0x1041, SubVendor: 0x1af4, SubDevice: 0x1100, Class: 0x020000, Rev: 0x01, Driver: "virtio-pci", Iface: "enp2s0", Group: -1, NUMA: -1},
+	}
+	h.Net = []Link{
+		{Name: "enp1s0", Up: true, Addrs: []string{"192.168.122.50/24", "2001:db8:122::50/64"}, Gateway: "192.168.122.1", SSHFrom: "192.168.122.1:40022"},
+		{Name: "enp2s0"},
+	}
+	h.KernelLog = "[    0.000000] Command line: " + h.Cmdline + "\n[    0.000000] Hypervisor detected: KVM\n[    0.000000] DMI: QEMU Standard PC (Q35 + ICH9, 2009), BIOS 1.16.2-debian-1.16.2-1 04/01/2014\n"
+	return h
+}
+
+// hostileNames is a host whose names were chosen to attack the terminal and the shell: its DMI
+// product and its NIC's interface name hold an escape sequence and ";rm -rf". Tests make it in a
+// temporary directory (it is not in Names: such file names have no place in a repository).
+func hostileNames(fixtures string) (*Host, error) {
+	h, err := x10(fixtures)
+	if err != nil {
+		return nil, err
+	}
+	h.DMI.Product = "X10\x1b[2J\x1b[31m;rm -rf ~"
+	const iface = "e\x1b[2J;rm -rf"
+	for i := range h.Devices {
+		if d := &h.Devices[i]; d.Addr == "0000:02:00.1" {
+			d.Driver, d.Iface = "ixgbe\x1b]0;pwned\x07", iface
+		}
+	}
+	h.Net = []Link{{Name: iface}}
+	h.Extra = map[string]string{ovsSnapshot: `{"ovs_version": "3.1.0", "dpdk_init": "true", "dpdk_initialized": true, "bridges": [
+  {"name": "br\u001b[2J", "datapath_type": "netdev\u001b[31m", "ports": [
+    {"name": "p\u001b]0;x\u0007", "interfaces": [{"name": "p\u001b]0;x\u0007", "type": "dpdk\u001b[5m", "options": {"dpdk-devargs": "0000:02:00.1"}, "error": "Error attaching device '0000:02:00.1' to DPDK", "ofport": -1}]}
+  ]}
+]}
+`}
+	return h, nil
+}

@@ -39,7 +39,19 @@ type Host struct {
 	KernelLog     string
 	ModulesAlias  string
 	PCIIDs        []byte
+	ModulesDep    string            // lib/modules/RELEASE/modules.dep, when set
+	Net           []Link            // kernel interfaces that are up or used (proc/net, sys/class/net)
 	Extra         map[string]string // more files: relative path -> contents
+}
+
+// Link is a kernel network interface and how the host uses it. An interface of a device
+// (Device.Iface) that is not listed has only its directory.
+type Link struct {
+	Name    string
+	Up      bool
+	Addrs   []string // "10.20.0.15/24", "2001:db8::15/64"
+	Gateway string   // next hop of a default route through it, "" for none
+	SSHFrom string   // an SSH client ("10.20.0.99:51022") connected to its first address, port 22
 }
 
 // DMI is what sys/class/dmi/id says of the machine.
@@ -172,7 +184,8 @@ func (w *writer) tree(h *Host) {
 		}
 		w.file("sys/module/vfio/parameters/enable_unsafe_noiommu_mode", yn+"\n")
 	}
-	w.devices(h)
+	ifaces := w.devices(h)
+	w.net(h, ifaces)
 	names := make([]string, 0, len(h.Slots))
 	for n := range h.Slots {
 		names = append(names, n)
@@ -183,6 +196,9 @@ func (w *writer) tree(h *Host) {
 	}
 	if h.KernelLog != "" {
 		w.file("var/log/dmesg", h.KernelLog)
+	}
+	if h.ModulesDep != "" {
+		w.file("lib/modules/"+h.KernelRelease+"/modules.dep", h.ModulesDep)
 	}
 	if h.ModulesAlias != "" {
 		w.file("lib/modules/"+h.KernelRelease+"/modules.alias", h.ModulesAlias)
@@ -251,7 +267,10 @@ func (w *writer) hugepages(h *Host) {
 	}
 }
 
-func (w *writer) devices(h *Host) {
+// devices writes the PCI functions and returns where each interface's directory is.
+func (w *writer) devices(h *Host) map[string]string {
+	ifaces := map[string]string{}
+	virtio := 0
 	byAddr := map[string]*Device{}
 	for i := range h.Devices {
 		byAddr[h.Devices[i].Addr] = &h.Devices[i]
@@ -304,9 +323,18 @@ func (w *writer) devices(h *Host) {
 			}
 		}
 		if d.Iface != "" {
-			w.file(dir+"/net/"+d.Iface+"/address", "00:00:00:00:00:00\n")
+			// virtio-pci binds the PCI function; virtio_net makes the interface on the virtio
+			// device below it.
+			net := dir + "/net/" + d.Iface
+			if d.Driver == "virtio-pci" {
+				net = fmt.Sprintf("%s/virtio%d/net/%s", dir, virtio, d.Iface)
+				virtio++
+			}
+			ifaces[d.Iface] = net
+			w.file(net+"/address", "00:00:00:00:00:00\n")
 		}
 	}
+	return ifaces
 }
 
 // config builds a 256-byte configuration space with a standard header and no capabilities.
