@@ -72,7 +72,7 @@ func doctorBinary(t *testing.T) []byte {
 		}
 		defer os.RemoveAll(dir)
 		out := filepath.Join(dir, "dpdk-doctor")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", out, "github.com/dpdk-doctor/dpdk-doctor/cmd/dpdk-doctor")
+		cmd := exec.Command("go", "build", "-o", out, "github.com/dpdk-doctor/dpdk-doctor/cmd/dpdk-doctor")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 		if b, err := cmd.CombinedOutput(); err != nil {
 			binErr = &buildError{string(b), err}
