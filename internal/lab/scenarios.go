@@ -29,6 +29,15 @@ func every(o vfio.Outcome) map[string]vfio.Outcome { return map[string]vfio.Outc
 // Scenarios are the truth tests, each booted on every lab kernel.
 var Scenarios = []Scenario{
 	{
+		Name:  "no-rmrr",
+		About: "the baseline: QEMU's own DMAR, no RMRR; NICs in a slot and behind a switch attach, slots carry their native names",
+		Bind:  []string{NICSlot2, NICSwitchA},
+		Expect: map[string]map[string]vfio.Outcome{
+			NICSlot2: every(vfio.Attached), NICSwitchA: every(vfio.Attached),
+		},
+		Slots: map[string]string{NICSlot2: "2", NICSwitchA: "5", NICSwitchB: "6", USB: "8"},
+	},
+	{
 		Name:  "endpoint-rmrr-slot",
 		About: "an endpoint RMRR on the NIC in slot 2 (the seed's DL360e); the NIC in slot 3 is the control",
 		RMRRs: []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("02.0/00.0")}}},
@@ -37,5 +46,96 @@ var Scenarios = []Scenario{
 			NICSlot2: every(vfio.Refused), NICSlot3: every(vfio.Attached),
 		},
 		Slots: map[string]string{NICSlot2: "2", NICSlot3: "3"},
+	},
+	{
+		Name:  "bridge-scope-rmrr",
+		About: "a bridge-scope RMRR on root port 00:03.0 covers the NIC below it, not the NIC in slot 2",
+		RMRRs: []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Bridge("03.0")}}},
+		Bind:  []string{NICSlot3, NICSlot2},
+		Expect: map[string]map[string]vfio.Outcome{
+			NICSlot3: every(vfio.Refused), NICSlot2: every(vfio.Attached),
+		},
+	},
+	{
+		Name:  "switch-nic-rmrr",
+		About: "an endpoint RMRR on a NIC behind a PCIe switch; its neighbour on the other downstream port has its own group",
+		RMRRs: []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("04.0/00.0/00.0/00.0")}}},
+		Bind:  []string{NICSwitchA, NICSwitchB},
+		Expect: map[string]map[string]vfio.Outcome{
+			NICSwitchA: every(vfio.Refused), NICSwitchB: every(vfio.Attached),
+		},
+		Slots: map[string]string{NICSwitchA: "5", NICSwitchB: "6"},
+	},
+	{
+		Name:   "usb-rmrr",
+		About:  "an RMRR on the USB controller is relaxable: the kernel lets VFIO take it",
+		RMRRs:  []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("06.0/00.0")}}},
+		Bind:   []string{USB},
+		Expect: map[string]map[string]vfio.Outcome{USB: every(vfio.Attached)},
+	},
+	{
+		Name:   "display-rmrr",
+		About:  "an RMRR on a display device is relaxable too",
+		RMRRs:  []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("07.0/00.0")}}},
+		Bind:   []string{Display},
+		Expect: map[string]map[string]vfio.Outcome{Display: every(vfio.Attached)},
+	},
+	{
+		Name:  "relaxable-and-direct-regions",
+		About: "one RMRR naming the USB controller and a NIC: reserved_regions say direct-relaxable for one group, direct for the other",
+		RMRRs: []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("06.0/00.0"), Endpoint("02.0/00.0")}}},
+		Bind:  []string{USB, NICSlot2},
+		Expect: map[string]map[string]vfio.Outcome{
+			USB: every(vfio.Attached), NICSlot2: every(vfio.Refused),
+		},
+	},
+	{
+		Name:  "scope-names-nothing",
+		About: "an RMRR whose scopes name devices that are not there (an empty slot's function, a bus with nothing on it) covers nobody",
+		RMRRs: []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("02.0/00.3"), Endpoint("1e.0/00.0")}}},
+		Bind:  []string{NICSlot2},
+		Expect: map[string]map[string]vfio.Outcome{
+			NICSlot2: every(vfio.Attached),
+		},
+	},
+	{
+		Name:  "multifunction-sibling",
+		About: "an RMRR on function 1 of a two-function NIC without ACS: both functions share a group, so the kernel refuses function 0 too",
+		RMRRs: []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("05.0/00.1")}}},
+		Bind:  []string{NICMF0, NICMF1},
+		Expect: map[string]map[string]vfio.Outcome{
+			NICMF0: every(vfio.Refused), NICMF1: every(vfio.Refused),
+		},
+	},
+	{
+		Name:    "iommu-off-cmdline",
+		About:   "intel_iommu=off: the firmware has an RMRR but no groups exist and vfio-pci cannot take the NIC",
+		RMRRs:   []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("02.0/00.0")}}},
+		Cmdline: []string{"intel_iommu=off"},
+		Bind:    []string{NICSlot2},
+		Expect:  map[string]map[string]vfio.Outcome{NICSlot2: every(vfio.NoGroup)},
+	},
+	{
+		Name:    "no-iommu-in-firmware",
+		About:   "a machine without the intel-iommu device: no DMAR at all, no groups",
+		Machine: Standard(false),
+		Bind:    []string{NICSlot2},
+		Expect:  map[string]map[string]vfio.Outcome{NICSlot2: every(vfio.NoGroup)},
+	},
+	{
+		Name:    "group-not-viable",
+		About:   "two e1000 behind a conventional PCI bridge share a group; one handed to vfio-pci, the other left on e1000",
+		Modules: []string{"e1000"},
+		Bind:    []string{PCINIC1},
+		Expect:  map[string]map[string]vfio.Outcome{PCINIC1: every(vfio.NotViable)},
+	},
+	{
+		Name:  "rmrr-outside-e820",
+		About: "an RMRR at 0xe8000, memory SeaBIOS does not reserve: the kernel logs a firmware bug and still honours the RMRR",
+		RMRRs: []RMRR{{0xe8000, 0xe8fff, []dmar.Scope{Endpoint("02.0/00.0")}}},
+		Bind:  []string{NICSlot2},
+		Expect: map[string]map[string]vfio.Outcome{
+			NICSlot2: every(vfio.Refused),
+		},
 	},
 }

@@ -1,0 +1,248 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dpdk-doctor/dpdk-doctor/dmar"
+)
+
+// The cpio writer's output is read back by the real cpio(1).
+func TestCPIOReadByCpio(t *testing.T) {
+	if _, err := exec.LookPath("cpio"); err != nil {
+		need(t, err, "cpio(1) (apt-get install cpio)")
+	}
+	var buf bytes.Buffer
+	err := writeCPIO(&buf, []cpioFile{
+		{Name: "init", Mode: 0o755, Data: []byte("#!/bin/sh\n")},
+		{Name: "bin/sh", Link: "busybox"},
+		{Name: "lib/modules/vfio.ko", Mode: 0o644, Data: bytes.Repeat([]byte{1}, 1001)},
+		{Name: "proc", Dir: true},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("cpio", "-idm", "--quiet")
+	cmd.Dir, cmd.Stdin = dir, &buf
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cpio -i: %v: %s", err, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "lib/modules/vfio.ko")); err != nil || len(b) != 1001 {
+		t.Errorf("module: %d bytes, %v", len(b), err)
+	}
+	if l, err := os.Readlink(filepath.Join(dir, "bin/sh")); err != nil || l != "busybox" {
+		t.Errorf("bin/sh -> %q, %v", l, err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "init")); err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("init: %v %v", st, err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "proc")); err != nil || !st.IsDir() {
+		t.Errorf("proc: %v", err)
+	}
+	if err := writeCPIO(&buf, []cpioFile{{Name: "a"}, {Name: "/a"}}); err == nil {
+		t.Error("a file listed twice was accepted")
+	}
+}
+
+func TestModuleOrder(t *testing.T) {
+	dep := []byte(`kernel/drivers/vfio/pci/vfio-pci.ko.xz: kernel/drivers/vfio/pci/vfio-pci-core.ko.xz kernel/drivers/vfio/vfio_virqfd.ko.xz kernel/drivers/vfio/vfio.ko.xz kernel/virt/lib/irqbypass.ko.xz
+kernel/drivers/vfio/pci/vfio-pci-core.ko.xz: kernel/drivers/vfio/vfio_virqfd.ko.xz kernel/drivers/vfio/vfio.ko.xz kernel/virt/lib/irqbypass.ko.xz
+kernel/drivers/vfio/vfio_virqfd.ko.xz:
+kernel/drivers/vfio/vfio.ko.xz:
+kernel/drivers/vfio/vfio_iommu_type1.ko.xz: kernel/drivers/vfio/vfio.ko.xz
+kernel/virt/lib/irqbypass.ko.xz:
+`)
+	got, err := ModuleOrder(dep, VFIOModules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range got {
+		names = append(names, modName(p))
+	}
+	want := []string{"vfio", "vfio_iommu_type1", "irqbypass", "vfio_virqfd", "vfio_pci_core", "vfio_pci"}
+	if !slices.Equal(names, want) {
+		t.Errorf("order %v, want %v", names, want)
+	}
+	if _, err := ModuleOrder(dep, []string{"e1000e"}); err == nil || !strings.Contains(err.Error(), "e1000e") {
+		t.Errorf("a missing module: %v", err)
+	}
+	if _, err := ModuleOrder([]byte("no colon here\n"), nil); err == nil {
+		t.Error("a malformed modules.dep was accepted")
+	}
+}
+
+func FuzzModuleOrder(f *testing.F) {
+	f.Add([]byte("a.ko: b.ko\nb.ko: a.ko\n"), "a")
+	f.Add([]byte("kernel/x/vfio.ko:\n"), "vfio")
+	f.Fuzz(func(t *testing.T, dep []byte, want string) {
+		ModuleOrder(dep, []string{want}) // must not panic or loop
+	})
+}
+
+// qemuDMAR is the table QEMU 7.2 builds for a q35 with intel-iommu (a DRHD with its bus-0
+// scopes and the IOAPIC), encoded here with the dmar package.
+func qemuDMAR(t *testing.T) []byte {
+	tb := &dmar.Table{Revision: 1, OEMID: "BOCHS ", OEMTableID: "BXPC    ", OEMRevision: 1, CreatorID: "BXPC", CreatorRevision: 1,
+		HostAddressWidth: 39, Flags: dmar.FlagIntrRemap, Structures: []dmar.Structure{{Type: dmar.TypeDRHD, Address: 0xfed90000,
+			Scopes: []dmar.Scope{{Type: dmar.ScopeIOAPIC, StartBus: 0xff, Path: []dmar.PathEntry{{Device: 0, Function: 0}}}, Endpoint("02.0")}}}}
+	b, err := tb.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestFirmwareDMAR(t *testing.T) {
+	q := qemuDMAR(t)
+	b, err := FirmwareDMAR(q, []RMRR{{0xf4000, 0xf4fff, []dmar.Scope{Endpoint("02.0/00.0"), Bridge("03.0")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb, err := dmar.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tb.Warnings) > 0 {
+		t.Errorf("warnings (checksum?): %v", tb.Warnings)
+	}
+	if tb.OEMRevision != 2 || dmar.Trim(tb.OEMID) != "BOCHS" || dmar.Trim(tb.OEMTableID) != "BXPC" {
+		t.Errorf("header: OEM %q %q revision %d; the upgrade needs the same IDs and a higher revision", tb.OEMID, tb.OEMTableID, tb.OEMRevision)
+	}
+	rs := tb.RMRRs()
+	if len(rs) != 1 || rs[0].Address != 0xf4000 || rs[0].End != 0xf4fff || len(rs[0].Scopes) != 2 ||
+		rs[0].Scopes[0].String() != "00:02.0/00.0" || rs[0].Scopes[1].Type != dmar.ScopeBridge {
+		t.Errorf("RMRRs: %+v", rs)
+	}
+	if !bytes.Equal(b[48:len(q)-0][:len(q)-48], q[48:]) {
+		t.Error("QEMU's own structures changed")
+	}
+	if _, err := FirmwareDMAR([]byte("DMAR"), nil); err == nil {
+		t.Error("a broken QEMU table was accepted")
+	}
+}
+
+func TestACPIUpgradeCpio(t *testing.T) {
+	b, err := ACPIUpgrade(map[string][]byte{"dmar": qemuDMAR(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte("070701")) || !bytes.Contains(b, []byte("kernel/firmware/acpi/dmar.aml\x00")) {
+		t.Errorf("not an uncompressed newc archive holding kernel/firmware/acpi/dmar.aml")
+	}
+}
+
+func TestMachineArgs(t *testing.T) {
+	a := strings.Join(Standard(true).Args(), " ")
+	for _, want := range []string{"q35,kernel-irqchip=split", "intel-iommu,intremap=on,caching-mode=on",
+		"ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off", "pcie-root-port,id=rp2,addr=0x2.0,slot=2,chassis=1",
+		"x3130-upstream", "xio3130-downstream", "multifunction=on", "qemu-xhci", "bochs-display", "pci-bridge", "-smp 1"} {
+		if !strings.Contains(a, want) {
+			t.Errorf("machine args lack %q:\n%s", want, a)
+		}
+	}
+	if strings.Contains(strings.Join(Standard(false).Args(), " "), "intel-iommu") {
+		t.Error("Standard(false) has an IOMMU")
+	}
+	if Standard(true).Key() == Standard(false).Key() {
+		t.Error("different topologies share a DMAR cache key")
+	}
+}
+
+func TestParseSections(t *testing.T) {
+	enc := base64.StdEncoding.EncodeToString
+	in := "junk\r\n@@LAB-BEGIN probe 1\r\n" + enc([]byte(`[{"device":"x"}]`)) + "\r\n@@LAB-ERR\r\n" + enc([]byte("oops")) +
+		"\r\n@@LAB-END\r\n@@LAB-DONE\r\n"
+	var r Result
+	r.Sections = map[string]Section{}
+	if err := parseSections([]byte(in), &r); err != nil {
+		t.Fatal(err)
+	}
+	s := r.Sections["probe"]
+	if !r.Done || s.RC != 1 || string(s.Stdout) != `[{"device":"x"}]` || string(s.Stderr) != "oops" {
+		t.Errorf("got %+v done=%v", s, r.Done)
+	}
+	if err := parseSections([]byte("@@LAB-BEGIN x 0\n!!!\n@@LAB-END\n"), &r); err == nil {
+		t.Error("bad base64 accepted")
+	}
+}
+
+func FuzzParseSections(f *testing.F) {
+	f.Add([]byte("@@LAB-BEGIN a 0\nYQ==\n@@LAB-ERR\n@@LAB-END\n@@LAB-DONE\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := Result{Sections: map[string]Section{}}
+		parseSections(b, &r)
+	})
+}
+
+func TestReplaceSection(t *testing.T) {
+	doc := "# Benchmarks\n\nother\n"
+	once := ReplaceSection(doc, "table 1\n")
+	twice := ReplaceSection(once, "table 2\n")
+	if !strings.HasPrefix(twice, doc[:len(doc)-1]) || strings.Contains(twice, "table 1") || !strings.Contains(twice, "table 2\n"+TruthEnd) ||
+		strings.Count(twice, TruthBegin) != 1 {
+		t.Errorf("got\n%s", twice)
+	}
+}
+
+// Run kills the whole process group on timeout and removes its directory: nothing is left
+// behind. A stand-in for QEMU that starts a child of its own and hangs shows it without a kernel.
+func TestRunLeavesNothingBehind(t *testing.T) {
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "qemu")
+	pidFile := filepath.Join(dir, "child")
+	os.WriteFile(fake, []byte("#!/bin/sh\nsleep 300 &\necho $! > "+pidFile+"\nwait\n"), 0o755)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := Run(ctx, Boot{QEMU: fake, Kernel: &Kernel{Vmlinuz: "/nonexistent"}, Machine: Standard(true)})
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run with a hanging QEMU: %v", err)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Errorf("Run took %v to give up", time.Since(start))
+	}
+	if _, err := os.Stat(res.Dir); !os.IsNotExist(err) {
+		t.Errorf("temporary directory %s left behind (%v)", res.Dir, err)
+	}
+	if alive(res.PID) {
+		t.Errorf("QEMU (pid %d) still running", res.PID)
+	}
+	b, _ := os.ReadFile(pidFile)
+	var child int
+	for _, c := range strings.TrimSpace(string(b)) {
+		child = child*10 + int(c-'0')
+	}
+	time.Sleep(100 * time.Millisecond)
+	if child == 0 {
+		t.Fatal("the stand-in never started its child")
+	}
+	if alive(child) {
+		t.Errorf("QEMU's child (pid %d) still running", child)
+	}
+}
+
+// alive reports whether pid runs (a zombie waiting for its new parent to reap it does not).
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) == syscall.ESRCH {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
+}
