@@ -126,7 +126,7 @@ func TestFirmwareDMAR(t *testing.T) {
 		rs[0].Scopes[0].String() != "00:02.0/00.0" || rs[0].Scopes[1].Type != dmar.ScopeBridge {
 		t.Errorf("RMRRs: %+v", rs)
 	}
-	if !bytes.Equal(b[48:len(q)-0][:len(q)-48], q[48:]) {
+	if !bytes.Equal(b[48 : len(q)-0][:len(q)-48], q[48:]) {
 		t.Error("QEMU's own structures changed")
 	}
 	if _, err := FirmwareDMAR([]byte("DMAR"), nil); err == nil {
