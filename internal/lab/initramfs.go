@@ -18,8 +18,13 @@ import (
 var VFIOModules = []string{"vfio_iommu_type1", "vfio-pci"}
 
 // ModuleOrder returns the modules.dep paths of want and everything they depend on, each after
-// its dependencies: the order to insmod them in.
-func ModuleOrder(dep []byte, want []string) ([]string, error) {
+// its dependencies: the order to insmod them in. Modules named in builtin (modules.builtin:
+// built into this kernel, virtio_pci in 6.12) are left out.
+func ModuleOrder(dep, builtin []byte, want []string) ([]string, error) {
+	inKernel := map[string]bool{}
+	for _, l := range strings.Fields(string(builtin)) {
+		inKernel[modName(l)] = true
+	}
 	deps := map[string][]string{} // module path -> its dependencies' paths
 	byName := map[string]string{} // normalised module name -> path
 	sc := bufio.NewScanner(bytes.NewReader(dep))
@@ -63,6 +68,9 @@ func ModuleOrder(dep []byte, want []string) ([]string, error) {
 	}
 	for _, w := range want {
 		p, ok := byName[modName(w)]
+		if !ok && inKernel[modName(w)] {
+			continue
+		}
 		if !ok {
 			return nil, fmt.Errorf("module %s is not in modules.dep (built into the kernel, or not shipped)", w)
 		}
@@ -107,7 +115,8 @@ func (in Initramfs) Build(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
 	}
-	order, err := ModuleOrder(dep, append(append([]string{}, VFIOModules...), in.Modules...))
+	builtin, _ := os.ReadFile(filepath.Join(in.Kernel.Modules(), "modules.builtin"))
+	order, err := ModuleOrder(dep, builtin, append(append([]string{}, VFIOModules...), in.Modules...))
 	if err != nil {
 		return nil, fmt.Errorf("initramfs for %s: %w", in.Kernel.Release, err)
 	}

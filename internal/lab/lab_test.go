@@ -64,7 +64,7 @@ kernel/drivers/vfio/vfio.ko.xz:
 kernel/drivers/vfio/vfio_iommu_type1.ko.xz: kernel/drivers/vfio/vfio.ko.xz
 kernel/virt/lib/irqbypass.ko.xz:
 `)
-	got, err := ModuleOrder(dep, VFIOModules)
+	got, err := ModuleOrder(dep, nil, VFIOModules)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,10 +76,13 @@ kernel/virt/lib/irqbypass.ko.xz:
 	if !slices.Equal(names, want) {
 		t.Errorf("order %v, want %v", names, want)
 	}
-	if _, err := ModuleOrder(dep, []string{"e1000e"}); err == nil || !strings.Contains(err.Error(), "e1000e") {
+	if got, err := ModuleOrder(dep, []byte("kernel/drivers/virtio/virtio_pci.ko\n"), []string{"virtio_pci", "vfio"}); err != nil || len(got) != 1 {
+		t.Errorf("a built-in module: %v, %v", got, err)
+	}
+	if _, err := ModuleOrder(dep, nil, []string{"e1000e"}); err == nil || !strings.Contains(err.Error(), "e1000e") {
 		t.Errorf("a missing module: %v", err)
 	}
-	if _, err := ModuleOrder([]byte("no colon here\n"), nil); err == nil {
+	if _, err := ModuleOrder([]byte("no colon here\n"), nil, nil); err == nil {
 		t.Error("a malformed modules.dep was accepted")
 	}
 }
@@ -88,7 +91,7 @@ func FuzzModuleOrder(f *testing.F) {
 	f.Add([]byte("a.ko: b.ko\nb.ko: a.ko\n"), "a")
 	f.Add([]byte("kernel/x/vfio.ko:\n"), "vfio")
 	f.Fuzz(func(t *testing.T, dep []byte, want string) {
-		ModuleOrder(dep, []string{want}) // must not panic or loop
+		ModuleOrder(dep, nil, []string{want}) // must not panic or loop
 	})
 }
 
