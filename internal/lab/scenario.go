@@ -30,6 +30,13 @@ type Scenario struct {
 	Known map[string]string
 	// Slots are physical slot names the guest must show for devices (native pciehp names).
 	Slots map[string]string
+	// Regions are reserved-region types ("direct", "direct-relaxable") the kernel must list in
+	// the IOMMU group of a device (sys/kernel/iommu_groups/N/reserved_regions).
+	Regions map[string]string
+	// Log are regular expressions the guest's kernel log must match.
+	Log []string
+	// Findings are check's findings (by id, subject "host") that must appear, with severity.
+	Findings map[string]string
 }
 
 func (s Scenario) probed() []string {

@@ -45,7 +45,8 @@ var Scenarios = []Scenario{
 		Expect: map[string]map[string]vfio.Outcome{
 			NICSlot2: every(vfio.Refused), NICSlot3: every(vfio.Attached),
 		},
-		Slots: map[string]string{NICSlot2: "2", NICSlot3: "3"},
+		Slots:   map[string]string{NICSlot2: "2", NICSlot3: "3"},
+		Regions: map[string]string{NICSlot2: "direct"},
 	},
 	{
 		Name:  "bridge-scope-rmrr",
@@ -67,18 +68,20 @@ var Scenarios = []Scenario{
 		Slots: map[string]string{NICSwitchA: "5", NICSwitchB: "6"},
 	},
 	{
-		Name:   "usb-rmrr",
-		About:  "an RMRR on the USB controller is relaxable: the kernel lets VFIO take it",
-		RMRRs:  []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("06.0/00.0")}}},
-		Bind:   []string{USB},
-		Expect: map[string]map[string]vfio.Outcome{USB: every(vfio.Attached)},
+		Name:    "usb-rmrr",
+		About:   "an RMRR on the USB controller is relaxable: the kernel lets VFIO take it",
+		RMRRs:   []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("06.0/00.0")}}},
+		Bind:    []string{USB},
+		Expect:  map[string]map[string]vfio.Outcome{USB: every(vfio.Attached)},
+		Regions: map[string]string{USB: "direct-relaxable"},
 	},
 	{
-		Name:   "display-rmrr",
-		About:  "an RMRR on a display device is relaxable too",
-		RMRRs:  []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("07.0/00.0")}}},
-		Bind:   []string{Display},
-		Expect: map[string]map[string]vfio.Outcome{Display: every(vfio.Attached)},
+		Name:    "display-rmrr",
+		About:   "an RMRR on a display device is relaxable too",
+		RMRRs:   []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("07.0/00.0")}}},
+		Bind:    []string{Display},
+		Expect:  map[string]map[string]vfio.Outcome{Display: every(vfio.Attached)},
+		Regions: map[string]string{Display: "direct-relaxable"},
 	},
 	{
 		Name:  "relaxable-and-direct-regions",
@@ -88,6 +91,7 @@ var Scenarios = []Scenario{
 		Expect: map[string]map[string]vfio.Outcome{
 			USB: every(vfio.Attached), NICSlot2: every(vfio.Refused),
 		},
+		Regions: map[string]string{USB: "direct-relaxable", NICSlot2: "direct"},
 	},
 	{
 		Name:  "scope-names-nothing",
@@ -106,6 +110,7 @@ var Scenarios = []Scenario{
 		Expect: map[string]map[string]vfio.Outcome{
 			NICMF0: every(vfio.Refused), NICMF1: every(vfio.Refused),
 		},
+		Regions: map[string]string{NICMF0: "direct", NICMF1: "direct"},
 	},
 	{
 		Name:    "iommu-off-cmdline",
@@ -137,5 +142,7 @@ var Scenarios = []Scenario{
 		Expect: map[string]map[string]vfio.Outcome{
 			NICSlot2: every(vfio.Refused),
 		},
+		Log:      []string{`\[Firmware Bug\]: No firmware reserved region can cover this RMRR \[0x0*e8000-0x0*e8fff\]`},
+		Findings: map[string]string{"kernellog.rmrr-broken": "warn"},
 	},
 }
