@@ -145,4 +145,11 @@ var Scenarios = []Scenario{
 		Log:      []string{`\[Firmware Bug\]: No firmware reserved region can cover this RMRR \[0x0*e8000-0x0*e8fff\]`},
 		Findings: map[string]string{"kernellog.rmrr-broken": "warn"},
 	},
+	{
+		Name:   "group-in-use",
+		About:  "a process in the guest holds the NIC's group open (as QEMU would for a VM): the probe reports it in use (EBUSY) and takes nothing",
+		Bind:   []string{NICSlot2},
+		Hold:   []string{NICSlot2},
+		Expect: map[string]map[string]vfio.Outcome{NICSlot2: every(vfio.InUse)},
+	},
 }
