@@ -28,7 +28,22 @@ func (s *Script) Bind(dev string) {
 // String returns the /init script.
 func (s *Script) String() string {
 	var b strings.Builder
-	b.WriteString(`#!/bin/sh
+	b.WriteString(scriptHead + `section modules loadmods
+`)
+	for _, l := range s.steps {
+		b.WriteString(l + "\n")
+	}
+	b.WriteString(`section dmesg dmesg
+echo "@@LAB-DONE" >$out
+sync
+poweroff -f
+`)
+	return b.String()
+}
+
+// scriptHead starts every /init: busybox's applets, the pseudo file systems, and the section
+// and loadmods functions.
+const scriptHead = `#!/bin/sh
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -45,15 +60,4 @@ section() {
 loadmods() {
 	for m in $(cat /lab/modules); do insmod /lib/modules/$m || echo "insmod $m failed" >&2; done
 }
-section modules loadmods
-`)
-	for _, l := range s.steps {
-		b.WriteString(l + "\n")
-	}
-	b.WriteString(`section dmesg dmesg
-echo "@@LAB-DONE" >$out
-sync
-poweroff -f
-`)
-	return b.String()
-}
+`

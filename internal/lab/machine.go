@@ -10,7 +10,9 @@ import (
 type Machine struct {
 	IOMMU    bool     // an intel-iommu device (intremap=on, caching-mode=on)
 	MemoryMB int      // default 512
+	CPUs     int      // default 1 (the truth tests); more runs TCG multi-threaded
 	Devices  []Device // in the order QEMU creates them (parents first)
+	Extra    []string // more QEMU arguments (-netdev, -smbios)
 }
 
 // Device is one QEMU -device: its model, id, the bus it sits on ("" for the root complex,
@@ -42,8 +44,12 @@ func (m Machine) Args() []string {
 	if mem == 0 {
 		mem = 512
 	}
+	cpus := m.CPUs
+	if cpus < 1 {
+		cpus = 1
+	}
 	a := []string{
-		"-machine", "q35,kernel-irqchip=split", "-cpu", "max", "-m", itoa(mem), "-smp", "1",
+		"-machine", "q35,kernel-irqchip=split", "-cpu", "max", "-m", itoa(mem), "-smp", itoa(cpus),
 		"-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
 		"-vga", "none", "-nic", "none", "-nodefaults",
 	}
@@ -53,7 +59,7 @@ func (m Machine) Args() []string {
 	for _, d := range m.Devices {
 		a = append(a, "-device", d.arg())
 	}
-	return a
+	return append(a, m.Extra...)
 }
 
 // Key names the machine's topology, for caching the DMAR table QEMU builds for it.

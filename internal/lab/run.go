@@ -23,6 +23,12 @@ type Boot struct {
 	Initrd  []byte   // the whole initrd: an uncompressed ACPI cpio (optional) followed by the initramfs
 	Cmdline []string // kernel parameters besides the lab's own
 	QEMU    string   // default qemu-system-x86_64
+	// Share, when not nil, is a read-write 9p share (mount tag "lab") holding these files
+	// (mode 0755); what the guest leaves in it comes back in Result.Share.
+	Share map[string][]byte
+	// HostRoot shares this machine's own / read-only (mount tag "hostroot"), for a guest
+	// userland with OVS-DPDK.
+	HostRoot bool
 }
 
 // BaseCmdline is every lab guest's kernel command line. no_timer_check avoids a 6.12 panic seen
@@ -43,8 +49,9 @@ type Result struct {
 	Done     bool     // the guest reached the end of its script
 	Console  string   // the kernel console (ttyS0)
 	Elapsed  time.Duration
-	PID      int    // QEMU's process id (gone when Run returns)
-	Dir      string // the boot's temporary directory (removed when Run returns)
+	Share    map[string][]byte // the share's files after the boot, by path inside it
+	PID      int               // QEMU's process id (gone when Run returns)
+	Dir      string            // the boot's temporary directory (removed when Run returns)
 }
 
 // Run boots b under QEMU (TCG) and waits until the guest powers off or ctx ends, when QEMU is
@@ -68,11 +75,33 @@ func Run(ctx context.Context, b Boot) (*Result, error) {
 		return nil, err
 	}
 	console, results := filepath.Join(dir, "console.log"), filepath.Join(dir, "results.txt")
-	args := append([]string{"-accel", "tcg", "-nographic", "-no-reboot", "-monitor", "none",
+	accel := "tcg"
+	if b.Machine.CPUs > 1 {
+		accel = "tcg,thread=multi"
+	}
+	var shares []string
+	share := filepath.Join(dir, "share")
+	if b.Share != nil {
+		for n, data := range b.Share {
+			p := filepath.Join(share, filepath.FromSlash(n))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(p, data, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		os.MkdirAll(share, 0o755)
+		shares = append(shares, "-virtfs", "local,path="+share+",mount_tag=lab,security_model=none")
+	}
+	if b.HostRoot {
+		shares = append(shares, "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on")
+	}
+	args := append([]string{"-accel", accel, "-nographic", "-no-reboot", "-monitor", "none",
 		"-serial", "file:" + console, "-serial", "file:" + results,
 		"-kernel", b.Kernel.Vmlinuz, "-initrd", initrd,
 		"-append", strings.Join(append(append([]string{}, BaseCmdline...), b.Cmdline...), " ")},
-		b.Machine.Args()...)
+		append(b.Machine.Args(), shares...)...)
 	cmd := exec.Command(qemu, args...)
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -100,6 +129,16 @@ func Run(ctx context.Context, b Boot) (*Result, error) {
 	c, _ := os.ReadFile(console)
 	res.Console = string(c)
 	r, _ := os.ReadFile(results)
+	if b.Share != nil {
+		res.Share = map[string][]byte{}
+		filepath.WalkDir(share, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				rel, _ := filepath.Rel(share, p)
+				res.Share[filepath.ToSlash(rel)], _ = os.ReadFile(p)
+			}
+			return nil
+		})
+	}
 	if err := parseSections(r, res); err != nil && runErr == nil {
 		runErr = err
 	}
