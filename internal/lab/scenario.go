@@ -73,6 +73,7 @@ func (s Scenario) Script() string {
 		sc.Raw("exec 3<>/dev/vfio/$(basename $(readlink /sys/bus/pci/devices/" + d + "/iommu_group))")
 	}
 	sc.Step("probe", "dpdk-doctor probe --json --device-fd "+strings.Join(devs, " "))
+	sc.Step("check-probe", checkArgs+" --probe")
 	return sc.String()
 }
 

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dpdk-doctor/dpdk-doctor/vfio"
 )
 
 var update = flag.Bool("update", false, "rewrite the lab section of BENCHMARKS.md (truth table, boot times) from this run")
@@ -110,6 +112,13 @@ func checkScenario(t *testing.T, s Scenario, kernel string, res *Result, rows []
 			}
 		}
 	}
+	// check --probe, run after the probe, adds the kernel's answer as device.probe findings.
+	for _, r := range rows {
+		want := map[vfio.Outcome]string{vfio.Attached: "ok", vfio.InUse: "ok", vfio.Refused: "fail", vfio.NotViable: "fail"}[r.KernelOutcome]
+		if got := findingOf(res, "check-probe", "device.probe", r.Device); got != want {
+			t.Errorf("%s: check --probe gives device.probe %q, want %q (the kernel: %s)", r.Device, got, want, r.KernelOutcome)
+		}
+	}
 	for dev, want := range s.Regions {
 		if got := regionsOf(res, dev); !slices.Contains(got, want) {
 			t.Errorf("%s: its IOMMU group's reserved_regions have types %v, want %s among them", dev, got, want)
@@ -171,6 +180,20 @@ func hostFinding(res *Result, id string) string {
 	json.Unmarshal(res.Sections["check"].Stdout, &rep)
 	for _, f := range rep.Findings {
 		if f.ID == id {
+			return f.Severity
+		}
+	}
+	return ""
+}
+
+// findingOf returns the severity of finding id about subject in a check --json section.
+func findingOf(res *Result, section, id, subject string) string {
+	var rep struct {
+		Findings []struct{ ID, Severity, Subject string }
+	}
+	json.Unmarshal(res.Sections[section].Stdout, &rep)
+	for _, f := range rep.Findings {
+		if f.ID == id && f.Subject == subject {
 			return f.Severity
 		}
 	}
