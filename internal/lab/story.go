@@ -19,6 +19,9 @@ import (
 // StoryNIC is the NIC the story gives to OVS-DPDK, in slot 2.
 const StoryNIC = "0000:01:00.0"
 
+// StoryPeer is the second NIC, on the same QEMU hub, that sends the frames the story captures.
+const StoryPeer = "0000:02:00.0"
+
 // storySlots maps the story machine's physical slots to the scope path firmware writes for the
 // device in them: what an HPE BIOS drops from its RMRRs when conrep excludes the slot.
 var storySlots = map[string]string{"2": "02.0/00.0"}
@@ -151,6 +154,18 @@ section add-port ovs-vsctl --db=$DB --timeout=300 add-port br-provider dpdk-p0 -
 section iface ovs-vsctl --db=$DB get Interface dpdk-p0 error ofport
 section ovs-show /mnt/dpdk-doctor ovs show --json --db $DB
 `
+	if !before {
+		// Frames from the second NIC (on e1000e, same QEMU hub) reach the DPDK port; traffic
+		// mirrors the bridge to a veth, captures, and tears everything down.
+		s += `n=$(ls /sys/bus/pci/devices/` + StoryPeer + `/net)
+ip link set $n up
+( i=0; while [ $i -lt 120 ]; do /bin/busybox arping -U -c 1 -I $n -s 192.0.2.1 192.0.2.1 >/dev/null 2>&1; sleep 1; i=$((i+1)); done ) &
+sender=$!
+section traffic /mnt/dpdk-doctor traffic br-provider --count 3 --timeout 120s --filter arp --db $DB
+kill $sender 2>/dev/null
+section leftovers sh -c "ovs-vsctl --db=$DB --columns=name list Mirror; ovs-vsctl --db=$DB list-ports br-provider; ip -o link show type veth"
+`
+	}
 	if before {
 		s += `section fix env CONREP_DOUBLE_STATE=/mnt/conrep-state.json /mnt/dpdk-doctor fix rmrr $dev --apply --conrep /mnt/conrep-double --xml /mnt/conrep_rmrds.xml --state-dir /tmp/fix
 `

@@ -144,6 +144,14 @@ func TestStory(t *testing.T) {
 	if s := sec(res, "vswitchd-log"); !strings.Contains(s, "Probe PCI driver: net_e1000_em") {
 		t.Errorf("ovs-vswitchd.log does not show DPDK taking the NIC:\n%s", tail(s, 20))
 	}
+	// traffic: frames from the second NIC through the DPDK port and the mirror; torn down.
+	tr := res.Sections["traffic"]
+	if tr.RC != 0 || strings.Count(string(tr.Stdout), "ARP") < 3 {
+		t.Errorf("traffic: exit %d, want 3 ARP frames:\n%s\n%s", tr.RC, tr.Stdout, tr.Stderr)
+	}
+	if s := string(res.Sections["leftovers"].Stdout); strings.Contains(s, "name") || strings.Contains(s, "veth") || strings.TrimSpace(s) != "dpdk-p0" {
+		t.Errorf("traffic left something behind (mirrors, ports besides dpdk-p0, veths):\n%s", s)
+	}
 }
 
 func deviceFinding(t *testing.T, checkJSON, id, dev string) string {
