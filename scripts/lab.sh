@@ -3,10 +3,13 @@
 # with an Intel IOMMU and a firmware DMAR built by the project, and checks every verdict of
 # `devices`/`check` against the kernel's real VFIO attach (`probe`).
 #
-#   scripts/lab.sh                        every scenario on both kernels (about 15 minutes on 2 cores)
+#   scripts/lab.sh                        every scenario on both kernels, then the story (3-15 minutes on 2 cores)
 #   scripts/lab.sh endpoint-rmrr-slot     one scenario, both kernels
 #   scripts/lab.sh endpoint-rmrr-slot 6.1 one scenario, one kernel
-#   scripts/lab.sh --update               also rewrite the truth table in BENCHMARKS.md
+#   scripts/lab.sh story                  the seed's story: OVS-DPDK fails on the RMRR, fix rmrr, reboot, it works
+#   scripts/lab.sh --update               also rewrite the truth table and the story's times in BENCHMARKS.md
+#
+# DPDK_DOCTOR_LAB_OUT=DIR keeps every boot's console and answers in DIR/SCENARIO/KERNEL/.
 #
 # Kernels are fetched once with apt-get download (backports through a private sources list)
 # into $DPDK_DOCTOR_LAB_CACHE (default /var/cache/dpdk-doctor-lab). DPDK_DOCTOR_LAB_JOBS sets
@@ -19,7 +22,7 @@ args=()
 for a in "$@"; do
   case "$a" in
     --update) update=(-update) ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) args+=("$a") ;;
   esac
 done
@@ -34,11 +37,12 @@ if [ ${#need[@]} -gt 0 ]; then
   exit 2
 fi
 
-run='TestTruth'
+run='TestTruth|TestStory'
 if [ ${#args[@]} -ge 1 ]; then run="TestTruth/scenario/^${args[0]}\$"; fi
+if [ ${#args[@]} -eq 1 ] && [ "${args[0]}" = story ]; then run='TestStory'; fi
 if [ ${#args[@]} -ge 2 ]; then run="$run/^${args[1]}\$"; fi
 if [ ${#args[@]} -gt 2 ]; then echo "usage: $0 [--update] [SCENARIO [KERNEL]]" >&2; exit 2; fi
 if [ ${#update[@]} -gt 0 ] && [ ${#args[@]} -gt 0 ]; then
   echo "lab: --update needs the whole suite (the truth table covers every scenario)" >&2; exit 2
 fi
-DPDK_DOCTOR_LAB=1 exec go test -count=1 -v -timeout 45m -run "$run" ./internal/lab "${update[@]}"
+DPDK_DOCTOR_LAB=1 DPDK_DOCTOR_LAB_STORY=1 exec go test -count=1 -v -timeout 45m -run "$run" ./internal/lab "${update[@]}"
