@@ -78,7 +78,9 @@ type Result struct {
 // Options tune a probe.
 type Options struct {
 	// DeviceFD also takes a device file descriptor (VFIO_GROUP_GET_DEVICE_FD), the last thing
-	// DPDK does before it maps the BARs. It resets nothing, but opening a device enables it.
+	// DPDK does before it maps the BARs. vfio-pci enables the device and tries a function reset
+	// when it is opened, as when DPDK starts; it is only reached for a device on vfio-pci whose
+	// group nobody else holds.
 	DeviceFD bool
 }
 
@@ -169,11 +171,8 @@ func (p *Prober) probe(a pci.Address, o Options) (res Result) {
 	before, _, _ := p.root.KernelLog()
 	p.attach(&res, g, o)
 	if res.Outcome == Refused || res.Outcome == NotViable {
-		after, source, _ := p.root.KernelLog()
+		after, _, _ := p.root.KernelLog()
 		res.KernelLog = matchLog(before, after, res.Device, res.Members)
-		if len(res.KernelLog) == 0 && source == "" {
-			res.KernelLog = []string{}
-		}
 	}
 	return res
 }

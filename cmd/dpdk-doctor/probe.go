@@ -101,7 +101,7 @@ func newProbe(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array, one object per device")
-	cmd.Flags().BoolVar(&deviceFD, "device-fd", false, "also take a device file descriptor (VFIO_GROUP_GET_DEVICE_FD), as DPDK does last")
+	cmd.Flags().BoolVar(&deviceFD, "device-fd", false, "also take a device file descriptor (VFIO_GROUP_GET_DEVICE_FD), as DPDK does last (vfio-pci then enables and resets the idle device)")
 	return cmd
 }
 
