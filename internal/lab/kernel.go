@@ -148,32 +148,35 @@ func privateApt(ctx context.Context, cache, suite string) ([]string, error) {
 // one-line format), the mirror the machine is allowed to use.
 func debianURI() (string, error) {
 	for _, f := range []string{"/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			l := strings.TrimSpace(sc.Text())
-			var uri string
-			switch {
-			case strings.HasPrefix(l, "URIs:"):
-				uri = strings.Fields(strings.TrimPrefix(l, "URIs:"))[0]
-			case strings.HasPrefix(l, "deb "):
-				fs := strings.Fields(l)
-				for _, x := range fs[1:] {
-					if strings.Contains(x, "://") {
-						uri = x
-						break
-					}
-				}
-			}
-			if uri != "" && !strings.Contains(uri, "security") {
+		if b, err := os.ReadFile(f); err == nil {
+			if uri := parseSourcesURI(b); uri != "" {
 				return uri, nil
 			}
 		}
 	}
 	return "", errors.New("no Debian archive URI in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list")
+}
+
+// parseSourcesURI returns the first archive URI (not the security archive) of an apt sources
+// file, deb822 ("URIs: ...") or one-line ("deb [opts] URI suite ..."), or "".
+func parseSourcesURI(b []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		var uris []string
+		switch {
+		case strings.HasPrefix(l, "URIs:"):
+			uris = strings.Fields(strings.TrimPrefix(l, "URIs:"))
+		case strings.HasPrefix(l, "deb "):
+			uris = strings.Fields(l)[1:]
+		}
+		for _, u := range uris {
+			if strings.Contains(u, "://") && !strings.Contains(u, "security") {
+				return u
+			}
+		}
+	}
+	return ""
 }
 
 // run runs a program (argv, never a shell) and returns its output; the error carries stderr.

@@ -249,3 +249,19 @@ func alive(pid int) bool {
 	i := bytes.LastIndexByte(b, ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
+
+func TestParseSourcesURI(t *testing.T) {
+	deb822 := "Types: deb\n# http://snapshot.example/archive\nURIs: http://mirror.example/debian\nSuites: bookworm\n\n" +
+		"Types: deb\nURIs: http://mirror.example/debian-security\n"
+	oneLine := "# comment\ndeb http://mirror.example/debian-security bookworm-security main\ndeb [arch=amd64] http://mirror.example/debian bookworm main\n"
+	for in, want := range map[string]string{deb822: "http://mirror.example/debian", oneLine: "http://mirror.example/debian", "": "", "URIs:\n": ""} {
+		if got := parseSourcesURI([]byte(in)); got != want {
+			t.Errorf("parseSourcesURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func FuzzParseSourcesURI(f *testing.F) {
+	f.Add([]byte("URIs: http://a/b\n"))
+	f.Fuzz(func(t *testing.T, b []byte) { parseSourcesURI(b) })
+}

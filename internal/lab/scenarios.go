@@ -103,6 +103,10 @@ var Scenarios = []Scenario{
 		},
 	},
 	{
+		// Seen on both kernels: the refusal of function 0 is logged for function 1 (the group's
+		// member the RMRR names). `devices --json` says rmrr "clear" for function 0 (the DMAR names
+		// only function 1), while check's device.rmrr reads the group's reserved_regions ("direct")
+		// and fails it: check agrees with the kernel; the devices column describes the DMAR only.
 		Name:  "multifunction-sibling",
 		About: "an RMRR on function 1 of a two-function NIC without ACS: both functions share a group, so the kernel refuses function 0 too",
 		RMRRs: []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("05.0/00.1")}}},

@@ -136,6 +136,8 @@ section() {
 	{ echo "@@LAB-BEGIN $name $rc"; base64 /tmp/.o; echo "@@LAB-ERR"; base64 /tmp/.e; echo "@@LAB-END"; } >$out
 }
 dev=` + StoryNIC + `
+# The guest is slow: give every OVSDB wait two minutes where the binary has --db-timeout.
+dbt() { /mnt/dpdk-doctor "$@" --help 2>&1 | grep -q -- --db-timeout && echo "--db-timeout 120s"; }
 D=/tmp/ovs; mkdir -p $D
 export OVS_RUNDIR=$D OVS_LOGDIR=$D OVS_DBDIR=$D OVS_SYSCONFDIR=$D
 DB=unix:$D/db.sock
@@ -152,7 +154,7 @@ while [ $i -lt 300 ] && [ "$(ovs-vsctl --db=$DB get Open_vSwitch . dpdk_initiali
 section add-br ovs-vsctl --db=$DB --timeout=300 add-br br-provider -- set bridge br-provider datapath_type=netdev
 section add-port ovs-vsctl --db=$DB --timeout=300 add-port br-provider dpdk-p0 -- set Interface dpdk-p0 type=dpdk options:dpdk-devargs=$dev
 section iface ovs-vsctl --db=$DB get Interface dpdk-p0 error ofport
-section ovs-show /mnt/dpdk-doctor ovs show --json --db $DB
+section ovs-show /mnt/dpdk-doctor ovs show --json --db $DB $(dbt ovs show)
 `
 	if !before {
 		// Frames from the second NIC (on e1000e, same QEMU hub) reach the DPDK port; traffic
@@ -161,7 +163,7 @@ section ovs-show /mnt/dpdk-doctor ovs show --json --db $DB
 ip link set $n up
 ( i=0; while [ $i -lt 120 ]; do /bin/busybox arping -U -c 1 -I $n -s 192.0.2.1 192.0.2.1 >/dev/null 2>&1; sleep 1; i=$((i+1)); done ) &
 sender=$!
-section traffic /mnt/dpdk-doctor traffic br-provider --count 3 --timeout 120s --filter arp --db $DB
+section traffic /mnt/dpdk-doctor traffic br-provider --count 3 --timeout 120s --filter arp --db $DB $(dbt traffic)
 kill $sender 2>/dev/null
 section leftovers sh -c "ovs-vsctl --db=$DB --columns=name list Mirror; ovs-vsctl --db=$DB list-ports br-provider; ip -o link show type veth"
 `
