@@ -265,3 +265,21 @@ func FuzzParseSourcesURI(f *testing.F) {
 	f.Add([]byte("URIs: http://a/b\n"))
 	f.Fuzz(func(t *testing.T, b []byte) { parseSourcesURI(b) })
 }
+
+func TestFormatTruth(t *testing.T) {
+	rows := []Row{
+		{Scenario: "endpoint-rmrr-slot", Kernel: "6.12", Device: "0000:01:00.0", KernelOutcome: "refused", Step: "VFIO_GROUP_SET_CONTAINER", Errno: "EINVAL",
+			KernelLine: "[ 4.5] vfio-pci 0000:01:00.0: Firmware has requested | this", RMRR: "locked", Verdict: "fail", Agree: true},
+		{Scenario: "no-rmrr", Kernel: "6.1", Device: "0000:01:00.0", KernelOutcome: "attached", RMRR: "clear", Verdict: "fail"},
+	}
+	got := FormatTruth(rows, []timing{{"no-rmrr", "6.1", 3 * time.Second}}, 10*time.Second, 2)
+	for _, want := range []string{"| no-rmrr | 6.1 | 0000:01:00.0 | attached |", "**no**", "refused at VFIO_GROUP_SET_CONTAINER (EINVAL)",
+		`Firmware has requested \| this`, "| no-rmrr | 6.1 | 3.0 |", "10 s of wall clock"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("truth table lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Index(got, "| no-rmrr |") > strings.Index(got, "| endpoint-rmrr-slot |") {
+		t.Error("rows are not in the order of Scenarios")
+	}
+}

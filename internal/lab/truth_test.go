@@ -33,6 +33,7 @@ func TestTruth(t *testing.T) {
 		jobs = n
 	}
 	sem := make(chan struct{}, jobs)
+	start := time.Now()
 	// QEMU's DMAR for the standard machine, read once before the parallel boots.
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	_, err := QEMUDMAR(ctx, CacheDir(), ks[0], Standard(true))
@@ -83,7 +84,7 @@ func TestTruth(t *testing.T) {
 	if *update && len(times) != len(Scenarios)*len(ks) {
 		t.Errorf("-update needs every scenario on every kernel (ran %d of %d boots): the table was not rewritten", len(times), len(Scenarios)*len(ks))
 	} else if *update && !t.Failed() {
-		if err := writeTruth("../../BENCHMARKS.md", rows, times); err != nil {
+		if err := writeTruth("../../BENCHMARKS.md", rows, times, time.Since(start), jobs); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -14,8 +14,9 @@ const (
 	TruthEnd   = "<!-- lab-truth: end -->"
 )
 
-// FormatTruth renders the truth table and the boot times as Markdown.
-func FormatTruth(rows []Row, times []timing) string {
+// FormatTruth renders the truth table and the boot times as Markdown; wall is the whole run
+// with jobs guests at a time.
+func FormatTruth(rows []Row, times []timing, wall time.Duration, jobs int) string {
 	sort.Slice(rows, func(i, j int) bool {
 		a, b := rows[i], rows[j]
 		if a.Scenario != b.Scenario {
@@ -57,7 +58,8 @@ func FormatTruth(rows []Row, times []timing) string {
 		total += tm.Elapsed
 		fmt.Fprintf(&b, "| %s | %s | %.1f |\n", tm.Scenario, tm.Kernel, tm.Elapsed.Seconds())
 	}
-	fmt.Fprintf(&b, "\nSum of boot times: %.0f s over %d boots.\n", total.Seconds(), len(times))
+	fmt.Fprintf(&b, "\nSum of boot times: %.0f s over %d boots; the whole run took %.0f s of wall clock with %d guests at a time "+
+		"on this 2-core machine, shared with other work (boot times vary with its load).\n", total.Seconds(), len(times), wall.Seconds(), jobs)
 	return b.String()
 }
 
@@ -100,8 +102,8 @@ func replaceBetween(doc, begin, end, body string) string {
 	return doc[:i+len(begin)] + "\n" + body + doc[j:]
 }
 
-func writeTruth(file string, rows []Row, times []timing) error {
-	return rewrite(file, TruthBegin, TruthEnd, FormatTruth(rows, times))
+func writeTruth(file string, rows []Row, times []timing, wall time.Duration, jobs int) error {
+	return rewrite(file, TruthBegin, TruthEnd, FormatTruth(rows, times, wall, jobs))
 }
 
 func rewrite(file, begin, end, body string) error {
