@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -27,5 +28,29 @@ func TestQEMUDMAR(t *testing.T) {
 	again, err := tb.MarshalBinary()
 	if err != nil || string(again) != string(b) {
 		t.Fatalf("re-encoding QEMU's DMAR with the dmar package changes it (%v)", err)
+	}
+}
+
+// A real QEMU that does not finish in time is killed, and its directory removed.
+func TestRunKillsQEMUOnTimeout(t *testing.T) {
+	labEnabled(t)
+	ks := labKernels(t)
+	var s Script
+	s.Raw("sleep 600")
+	rd, err := Initramfs{Kernel: ks[0], Init: s.String()}.Build(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	res, err := Run(ctx, Boot{Machine: Standard(true), Kernel: ks[0], Initrd: rd})
+	if err == nil || res == nil {
+		t.Fatalf("Run of a guest that sleeps: err %v", err)
+	}
+	if alive(res.PID) {
+		t.Errorf("QEMU (pid %d) still running after the timeout", res.PID)
+	}
+	if _, err := os.Stat(res.Dir); !os.IsNotExist(err) {
+		t.Errorf("temporary directory %s left behind", res.Dir)
 	}
 }
