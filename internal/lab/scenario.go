@@ -26,8 +26,9 @@ type Scenario struct {
 	// Expect is the kernel's outcome per probed device and kernel ("" key: every kernel):
 	// vfio.Attached, vfio.Refused, vfio.NotViable, vfio.NoGroup, vfio.NotBound.
 	Expect map[string]map[string]vfio.Outcome
-	// Known explains, per device, an expected disagreement between dpdk-doctor and the kernel
-	// (a finding about the kernel, or a dpdk-doctor bug owned elsewhere).
+	// Known explains, per device, an expected disagreement between dpdk-doctor (check, or the
+	// rmrr column of devices --json) and the kernel: a finding about the kernel, or a dpdk-doctor
+	// bug owned elsewhere.
 	Known map[string]string
 	// Slots are physical slot names the guest must show for devices (native pciehp names).
 	Slots map[string]string
@@ -126,7 +127,11 @@ type Row struct {
 	Verdict                  string // check --json: the worst of device.rmrr and device.iommu_group ("ok", "warn", "fail")
 	Summary                  string // the failing finding's summary
 	PredictAttach            bool
-	Agree                    bool
+	Agree                    bool // check's verdict agrees with the kernel
+	// DevicesAgree: where the kernel attached or refused, devices --json's rmrr column says
+	// "locked" exactly for the refused devices (a non-viable group, a group in use or no group
+	// are not RMRR matters).
+	DevicesAgree bool
 }
 
 // Judge reads a boot's sections into truth-table rows, one per probed device.
@@ -170,6 +175,10 @@ func (s Scenario) Judge(kernel string, res *Result) ([]Row, error) {
 		r.PredictAttach = r.Verdict != "fail"
 		// A group held open elsewhere (in use) was given to user space: the device is usable.
 		r.Agree = r.PredictAttach == (p.Outcome == vfio.Attached || p.Outcome == vfio.InUse)
+		r.DevicesAgree = true
+		if p.Outcome == vfio.Attached || p.Outcome == vfio.Refused {
+			r.DevicesAgree = (r.RMRR == "locked") == (p.Outcome == vfio.Refused)
+		}
 		rows = append(rows, r)
 	}
 	return rows, nil

@@ -115,6 +115,10 @@ var Scenarios = []Scenario{
 			NICMF0: every(vfio.Refused), NICMF1: every(vfio.Refused),
 		},
 		Regions: map[string]string{NICMF0: "direct", NICMF1: "direct"},
+		Known: map[string]string{NICMF0: "devices --json judges RMRRs per function from the DMAR and says \"clear\" for " +
+			"function 0, but the kernel refuses the whole group for function 1's RMRR. A dpdk-doctor finding for check.DeviceRows " +
+			"(owned by check/): report the group's state (locked when a member is locked, or the group's reserved_regions as " +
+			"device.rmrr does). check itself agrees with the kernel."},
 	},
 	{
 		Name:    "iommu-off-cmdline",

@@ -104,6 +104,13 @@ func checkScenario(t *testing.T, s Scenario, kernel string, res *Result, rows []
 			t.Errorf("%s: the kernel answered %s (%s %s), the scenario expects %s\nkernel: %s\ndmesg tail:\n%s",
 				r.Device, r.KernelOutcome, r.Step, r.Errno, want, r.KernelLine, tail(string(res.Sections["dmesg"].Stdout), 30))
 		}
+		if !r.DevicesAgree {
+			if why, ok := s.Known[r.Device]; ok {
+				t.Logf("%s: known disagreement of devices --json: %s", r.Device, why)
+			} else {
+				t.Errorf("%s: devices --json says rmrr=%s but the kernel %s (%s %s)", r.Device, r.RMRR, r.KernelOutcome, r.Step, r.Errno)
+			}
+		}
 		if !r.Agree {
 			if why, ok := s.Known[r.Device]; ok {
 				t.Logf("%s: known disagreement: %s", r.Device, why)

@@ -28,8 +28,8 @@ func FormatTruth(rows []Row, times []timing, wall time.Duration, jobs int) strin
 		return a.Device < b.Device
 	})
 	var b strings.Builder
-	b.WriteString("| scenario | kernel | device | kernel's answer | kernel log | devices rmrr | check verdict | agree |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| scenario | kernel | device | kernel's answer | kernel log | devices rmrr | check verdict | check agrees | devices agrees |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		ans := string(r.KernelOutcome)
 		if r.Step != "" && r.KernelOutcome != "attached" {
@@ -38,12 +38,14 @@ func FormatTruth(rows []Row, times []timing, wall time.Duration, jobs int) strin
 		if r.Errno != "" {
 			ans += " (" + r.Errno + ")"
 		}
-		agree := "yes"
-		if !r.Agree {
-			agree = "**no** (see the scenario's Known note)"
+		yes := func(ok bool) string {
+			if ok {
+				return "yes"
+			}
+			return "**no** (see the scenario's Known note)"
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Scenario, r.Kernel, r.Device, ans,
-			mdCell(shorten(r.KernelLine, 90)), r.RMRR, r.Verdict, agree)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Scenario, r.Kernel, r.Device, ans,
+			mdCell(shorten(r.KernelLine, 90)), r.RMRR, r.Verdict, yes(r.Agree), yes(r.DevicesAgree))
 	}
 	sort.Slice(times, func(i, j int) bool {
 		if times[i].Scenario != times[j].Scenario {
