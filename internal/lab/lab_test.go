@@ -283,3 +283,31 @@ func TestFormatTruth(t *testing.T) {
 		t.Error("rows are not in the order of Scenarios")
 	}
 }
+
+// A boot directory left by a process that died (killed by go test's -timeout) is swept by the
+// next Run; one whose owner lives is left alone.
+func TestSweepStaleDirs(t *testing.T) {
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := os.MkdirTemp("", tempPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := os.MkdirTemp("", tempPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(live)
+	defer os.RemoveAll(stale)
+	os.WriteFile(filepath.Join(stale, "owner"), []byte(strconv.Itoa(dead.Process.Pid)), 0o600)
+	os.WriteFile(filepath.Join(live, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	sweep()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale %s not swept", stale)
+	}
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live run's %s was swept: %v", live, err)
+	}
+}

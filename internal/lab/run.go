@@ -64,8 +64,13 @@ func Run(ctx context.Context, b Boot) (*Result, error) {
 	if qemu == "" {
 		qemu = "qemu-system-x86_64"
 	}
-	dir, err := os.MkdirTemp("", "dpdk-doctor-lab-")
+	sweep()
+	dir, err := os.MkdirTemp("", tempPrefix)
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	res := &Result{Sections: map[string]Section{}, Dir: dir}
@@ -149,6 +154,27 @@ func Run(ctx context.Context, b Boot) (*Result, error) {
 		return res, fmt.Errorf("%w\nlast console lines:\n%s", runErr, tail(res.Console, 25))
 	}
 	return res, nil
+}
+
+const tempPrefix = "dpdk-doctor-lab-"
+
+// sweep removes boot directories whose owner process is gone: a test binary killed by go
+// test's -timeout cannot run its deferred clean-up (its QEMU dies with it: Pdeathsig).
+func sweep() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempPrefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, "owner"))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 func parseSections(b []byte, res *Result) error {
