@@ -98,7 +98,12 @@ func QEMUDMAR(ctx context.Context, cache string, k *Kernel, m Machine) ([]byte, 
 	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(f, sec.Stdout, 0o644); err != nil {
+	tmp := f + ".tmp" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, sec.Stdout, 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, f); err != nil {
+		os.Remove(tmp)
 		return nil, err
 	}
 	return sec.Stdout, nil

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 )
 
 // Kernel is one Debian kernel unpacked in the cache: its image and modules.
@@ -54,9 +55,13 @@ func CacheDir() string {
 // copied from the machine's own Debian sources: the machine's apt configuration is never
 // changed.
 func FetchKernel(ctx context.Context, cache string, src KernelSource) (*Kernel, error) {
+	unlock, err := lockCache(cache)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var aptOpts []string
 	if src.Suite != "bookworm" {
-		var err error
 		if aptOpts, err = privateApt(ctx, cache, src.Suite); err != nil {
 			return nil, err
 		}
@@ -142,6 +147,23 @@ func privateApt(ctx context.Context, cache, suite string) ([]string, error) {
 		}
 	}
 	return opts, nil
+}
+
+// lockCache takes an exclusive lock on the cache, so that test binaries running at the same
+// time fetch and unpack each kernel once.
+func lockCache(cache string) (func(), error) {
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, fmt.Errorf("lab cache %s: %w", cache, err)
+	}
+	f, err := os.OpenFile(filepath.Join(cache, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lab cache %s: %w", cache, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking the lab cache %s: %w", cache, err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // debianURI returns the first Debian archive URI of the machine's own sources (deb822 or
