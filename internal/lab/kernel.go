@@ -96,6 +96,9 @@ func FetchKernel(ctx context.Context, cache string, src KernelSource) (*Kernel, 
 			return nil, fmt.Errorf("kernel %s: apt-get download %s left no .deb in %s", src.Name, pkg, debs)
 		}
 	}
+	if err := os.MkdirAll(filepath.Dir(k.Root), 0o755); err != nil {
+		return nil, err
+	}
 	tmp := k.Root + ".tmp"
 	os.RemoveAll(tmp)
 	if _, err := run(ctx, "", "dpkg", "-x", deb, tmp); err != nil {
