@@ -72,28 +72,41 @@ func ACPIUpgrade(tables map[string][]byte) ([]byte, error) {
 // bus 0, so the table depends on the topology: it is read from a first boot
 // (/sys/firmware/acpi/tables/DMAR) and cached per topology in cache/dmar/.
 func QEMUDMAR(ctx context.Context, cache string, k *Kernel, m Machine) ([]byte, error) {
-	f := filepath.Join(cache, "dmar", m.Key()+".bin")
-	if b, err := os.ReadFile(f); err == nil {
-		if _, err := dmar.Parse(b); err == nil {
-			return b, nil
+	return qemuTable(ctx, cache, k, m, "DMAR", func(b []byte) error { _, err := dmar.Parse(b); return err })
+}
+
+// QEMUIVRS returns the IVRS table QEMU builds for an AMD machine m, read and cached as QEMUDMAR
+// does.
+func QEMUIVRS(ctx context.Context, cache string, k *Kernel, m Machine) ([]byte, error) {
+	return qemuTable(ctx, cache, k, m, "IVRS", func(b []byte) error {
+		if len(b) < 72 || string(b[:4]) != "IVRS" {
+			return fmt.Errorf("IVRS: %d bytes, not an IVRS table with an IVHD", len(b))
 		}
+		return nil
+	})
+}
+
+func qemuTable(ctx context.Context, cache string, k *Kernel, m Machine, sig string, valid func([]byte) error) ([]byte, error) {
+	f := filepath.Join(cache, strings.ToLower(sig), m.Key()+".bin")
+	if b, err := os.ReadFile(f); err == nil && valid(b) == nil {
+		return b, nil
 	}
 	var s Script
-	s.Step("dmar", "cat /sys/firmware/acpi/tables/DMAR")
+	s.Step("table", "cat /sys/firmware/acpi/tables/"+sig)
 	initrd, err := Initramfs{Kernel: k, Init: s.String()}.Build(ctx)
 	if err != nil {
 		return nil, err
 	}
 	res, err := Run(ctx, Boot{Machine: m, Kernel: k, Initrd: initrd, Cmdline: []string{"intel_iommu=on"}})
 	if err != nil {
-		return nil, fmt.Errorf("reading QEMU's DMAR from a first boot: %w", err)
+		return nil, fmt.Errorf("reading QEMU's %s from a first boot: %w", sig, err)
 	}
-	sec, ok := res.Sections["dmar"]
+	sec, ok := res.Sections["table"]
 	if !ok || sec.RC != 0 {
-		return nil, fmt.Errorf("reading QEMU's DMAR from a first boot: the guest has no /sys/firmware/acpi/tables/DMAR: %s", sec.Stderr)
+		return nil, fmt.Errorf("reading QEMU's %s from a first boot: the guest has no /sys/firmware/acpi/tables/%s: %s", sig, sig, sec.Stderr)
 	}
-	if _, err := dmar.Parse(sec.Stdout); err != nil {
-		return nil, fmt.Errorf("QEMU's DMAR from the first boot: %w", err)
+	if err := valid(sec.Stdout); err != nil {
+		return nil, fmt.Errorf("QEMU's %s from the first boot: %w", sig, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
 		return nil, err

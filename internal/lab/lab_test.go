@@ -311,3 +311,40 @@ func TestSweepStaleDirs(t *testing.T) {
 		t.Errorf("a live run's %s was swept: %v", live, err)
 	}
 }
+
+func TestFirmwareIVRS(t *testing.T) {
+	// QEMU 7.2's IVRS header and IVHD 10h (amd-iommu at 00:01.0, base 0xfed80000), as read in the lab.
+	q := make([]byte, 48, 136)
+	copy(q, "IVRS")
+	copy(q[10:], "BOCHS BXPC    ")
+	q[24] = 1
+	q = append(q, 0x10, 0xd1, 24+4, 0, 0x08, 0, 0x40, 0, 0, 0, 0xd8, 0xfe, 0, 0, 0, 0, 0, 0, 0, 0, 0x44, 0, 0, 0, 0x02, 0x08, 0, 0)
+	b, err := FirmwareIVRS(q, []IVMD{{Type: 0x21, Device: 0x0100, Start: 0xf4000, Len: 0x1000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum byte
+	for _, c := range b {
+		sum += c
+	}
+	le := func(i int) int { return int(b[i]) | int(b[i+1])<<8 }
+	if sum != 0 || le(4) != len(b) || b[24] != 2 {
+		t.Errorf("header: checksum %#x, length %d of %d, OEM revision %d", sum, le(4), len(b), b[24])
+	}
+	ivhd := b[48:]
+	if ivhd[0] != 0x10 || le(50) != 24+4+8 || ivhd[24] != 0x01 || ivhd[28] != 0x48 || ivhd[33] != 0xa0 {
+		t.Errorf("IVHD: % x", ivhd[:36])
+	}
+	ivmd := b[48+36:]
+	if len(ivmd) != 32 || ivmd[0] != 0x21 || le(48+36+4) != 0x0100 || ivmd[16] != 0 || ivmd[17] != 0x40 || ivmd[18] != 0x0f {
+		t.Errorf("IVMD: % x", ivmd)
+	}
+	if _, err := FirmwareIVRS([]byte("DMAR"), nil); err == nil {
+		t.Error("a table that is not an IVRS was accepted")
+	}
+}
+
+func FuzzFirmwareIVRS(f *testing.F) {
+	f.Add(append([]byte("IVRS"), make([]byte, 80)...))
+	f.Fuzz(func(t *testing.T, q []byte) { FirmwareIVRS(q, []IVMD{{Type: 0x22, Device: 1, End: 2}}) })
+}

@@ -9,6 +9,7 @@ import (
 // Machine is a QEMU q35 machine: its devices, whether it has an Intel IOMMU, and its memory.
 type Machine struct {
 	IOMMU    bool     // an intel-iommu device (intremap=on, caching-mode=on)
+	AMD      bool     // an EPYC CPU and QEMU's amd-iommu instead
 	MemoryMB int      // default 512
 	CPUs     int      // default 1 (the truth tests); more runs TCG multi-threaded
 	Devices  []Device // in the order QEMU creates them (parents first)
@@ -48,13 +49,20 @@ func (m Machine) Args() []string {
 	if cpus < 1 {
 		cpus = 1
 	}
+	cpu := "max"
+	if m.AMD {
+		cpu = "EPYC"
+	}
 	a := []string{
-		"-machine", "q35,kernel-irqchip=split", "-cpu", "max", "-m", itoa(mem), "-smp", itoa(cpus),
+		"-machine", "q35,kernel-irqchip=split", "-cpu", cpu, "-m", itoa(mem), "-smp", itoa(cpus),
 		"-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
 		"-vga", "none", "-nic", "none", "-nodefaults",
 	}
 	if m.IOMMU {
 		a = append(a, "-device", "intel-iommu,intremap=on,caching-mode=on")
+	}
+	if m.AMD {
+		a = append(a, "-device", "amd-iommu")
 	}
 	for _, d := range m.Devices {
 		a = append(a, "-device", d.arg())

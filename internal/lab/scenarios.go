@@ -160,4 +160,44 @@ var Scenarios = []Scenario{
 		Hold:   []string{NICSlot2},
 		Expect: map[string]map[string]vfio.Outcome{NICSlot2: every(vfio.InUse)},
 	},
+	{
+		// Seen in the lab: kernel 6.1's AMD driver attaches an IVMD-covered device to VFIO; 6.12
+		// refuses it (EINVAL, the 6.6+ wording) as Intel kernels refuse an RMRR. On both kernels
+		// the group's reserved_regions say "direct", so "direct" alone does not mean refused.
+		Name:    "amd-ivmd-device",
+		About:   "an AMD host (amd-iommu, IVRS): an IVMD for one device (type 21h) on the NIC in slot 2; the NIC in slot 4 is the control",
+		Machine: AMDMachine(),
+		IVMDs:   []IVMD{{Type: 0x21, Device: 0x0100, Start: rmrrBase, Len: 0x1000}},
+		Bind:    []string{AMDNICSlot2, AMDNICSlot4},
+		Expect: map[string]map[string]vfio.Outcome{
+			AMDNICSlot2: {"6.1": vfio.Attached, "6.12": vfio.Refused}, AMDNICSlot4: every(vfio.Attached),
+		},
+		Regions: map[string]string{AMDNICSlot2: "direct"},
+		Known:   map[string]string{AMDNICSlot2: amdKnown},
+	},
+	{
+		Name:    "amd-ivmd-range",
+		About:   "an IVMD for a range of devices (type 22h) covering bus 2 (the NIC in slot 3)",
+		Machine: AMDMachine(),
+		IVMDs:   []IVMD{{Type: 0x22, Device: 0x0200, End: 0x02ff, Start: rmrrBase, Len: 0x1000}},
+		Bind:    []string{AMDNICSlot3, AMDNICSlot2},
+		Expect: map[string]map[string]vfio.Outcome{
+			AMDNICSlot3: {"6.1": vfio.Attached, "6.12": vfio.Refused}, AMDNICSlot2: every(vfio.Attached),
+		},
+		Regions: map[string]string{AMDNICSlot3: "direct"},
+		Known:   map[string]string{AMDNICSlot3: amdKnown},
+	},
 }
+
+// Guest addresses of AMDMachine's NICs.
+const (
+	AMDNICSlot2 = "0000:01:00.0"
+	AMDNICSlot3 = "0000:02:00.0"
+	AMDNICSlot4 = "0000:03:00.0"
+)
+
+// amdKnown is the lab's finding about dpdk-doctor on AMD hosts with kernel 6.1.
+const amdKnown = "a dpdk-doctor bug on kernel 6.1 (check/, owned elsewhere): check's device.rmrr takes a \"direct\" " +
+	"reserved region as locked, but 6.1's AMD IOMMU driver attaches IVMD-covered devices to VFIO; 6.12 refuses them. " +
+	"Fix in check/device.go deviceRMRR: on an IVRS host, judge \"direct\" as locked only when the running kernel " +
+	"(proc/sys/kernel/osrelease) is one that refuses (the lab: 6.12 yes, 6.1 no), and say it is release-dependent otherwise."
