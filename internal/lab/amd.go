@@ -49,6 +49,9 @@ func FirmwareIVRS(qemu []byte, ivmds []IVMD) ([]byte, error) {
 	if ivhd[0] != 0x10 {
 		fixed = 40
 	}
+	if len(ivhd) < fixed {
+		return nil, fmt.Errorf("QEMU's IVRS: IVHD of type %#x cut short (%d bytes)", ivhd[0], len(ivhd))
+	}
 	b := append([]byte{}, qemu[:48]...)
 	h := append([]byte{}, ivhd[:fixed]...)
 	h[0] = ivhd[0]

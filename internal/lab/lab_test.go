@@ -348,3 +348,12 @@ func FuzzFirmwareIVRS(f *testing.F) {
 	f.Add(append([]byte("IVRS"), make([]byte, 80)...))
 	f.Fuzz(func(t *testing.T, q []byte) { FirmwareIVRS(q, []IVMD{{Type: 0x22, Device: 1, End: 2}}) })
 }
+
+func TestFirmwareIVRSShortIVHD(t *testing.T) {
+	q := append([]byte("IVRS"), make([]byte, 44)...)
+	q = append(q, 0x11)
+	q = append(q, make([]byte, 30)...) // a type 11h IVHD needs 40 bytes
+	if _, err := FirmwareIVRS(q, nil); err == nil {
+		t.Error("a cut-short IVHD was accepted")
+	}
+}
