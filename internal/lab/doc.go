@@ -3,7 +3,8 @@
 // Go — q35 with an emulated Intel IOMMU, PCIe root ports with physical slots, a PCIe switch,
 // multi-function devices, e1000e NICs, a USB controller, a display device and a conventional PCI
 // bridge — with a firmware DMAR table built by the project's own dmar encoder (QEMU's DRHD plus
-// our RMRRs) and handed in by ACPI table upgrade. The guest runs the project's static binary
+// our RMRRs) and handed in by ACPI table upgrade; an AMD machine (amd-iommu) gets an IVRS of
+// the lab's own with IVMDs the same way. The guest runs the project's static binary
 // (devices, check, probe) from an initramfs built here, and its answers come back over a second
 // serial port as framed, base64-encoded sections. The kernel is the judge of every RMRR verdict.
 //
