@@ -161,6 +161,20 @@ var Scenarios = []Scenario{
 		Expect: map[string]map[string]vfio.Outcome{NICSlot2: every(vfio.InUse)},
 	},
 	{
+		Name:    "relax-rmrr-not-in-debian",
+		About:   "intel_iommu=relax_rmrr is a Proxmox patch: Debian's kernels ignore it and still refuse the RMRR-locked NIC",
+		RMRRs:   []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("02.0/00.0")}}},
+		Cmdline: []string{"intel_iommu=on,relax_rmrr"},
+		Bind:    []string{NICSlot2},
+		Expect:  map[string]map[string]vfio.Outcome{NICSlot2: every(vfio.Refused)},
+		Regions: map[string]string{NICSlot2: "direct"},
+		Known: map[string]string{NICSlot2: "a dpdk-doctor bug (check/, owned elsewhere): devices --json says rmrr " +
+			"\"relaxable\" because check/check.go passes the command line's relax_rmrr to dmar.Judge, but Debian's kernels " +
+			"do not carry the Proxmox patch and refuse the device. Fix: pass relaxRMRR only when the kernel shows it honours " +
+			"the option (its log line \"assuming all RMRRs are relaxable\", kmsg.RMRRRelaxed, or reserved_regions " +
+			"\"direct-relaxable\" for the device). check's device.rmrr already agrees with the kernel (it reads reserved_regions)."},
+	},
+	{
 		// Seen in the lab: kernel 6.1's AMD driver attaches an IVMD-covered device to VFIO; 6.12
 		// refuses it (EINVAL, the 6.6+ wording) as Intel kernels refuse an RMRR. On both kernels
 		// the group's reserved_regions say "direct", so "direct" alone does not mean refused.
