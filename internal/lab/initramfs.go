@@ -45,25 +45,25 @@ func ModuleOrder(dep, builtin []byte, want []string) ([]string, error) {
 		return nil, fmt.Errorf("modules.dep: %w", err)
 	}
 	var out []string
-	done := map[string]bool{}
-	var load func(p string, depth int) error
-	load = func(p string, depth int) error {
+	done, visiting := map[string]bool{}, map[string]bool{}
+	var load func(p string) error
+	load = func(p string) error {
 		if done[p] {
 			return nil
 		}
-		if depth > 64 {
+		if visiting[p] {
 			return fmt.Errorf("modules.dep: dependency loop through %s", p)
 		}
+		visiting[p] = true
 		ds := deps[p]
 		for i := len(ds) - 1; i >= 0; i-- { // modprobe loads the list from its end
-			if err := load(ds[i], depth+1); err != nil {
+			if err := load(ds[i]); err != nil {
 				return err
 			}
 		}
-		if !done[p] {
-			done[p] = true
-			out = append(out, p)
-		}
+		visiting[p] = false
+		done[p] = true
+		out = append(out, p)
 		return nil
 	}
 	for _, w := range want {
@@ -74,7 +74,7 @@ func ModuleOrder(dep, builtin []byte, want []string) ([]string, error) {
 		if !ok {
 			return nil, fmt.Errorf("module %s is not in modules.dep (built into the kernel, or not shipped)", w)
 		}
-		if err := load(p, 0); err != nil {
+		if err := load(p); err != nil {
 			return nil, err
 		}
 	}

@@ -82,6 +82,9 @@ kernel/virt/lib/irqbypass.ko.xz:
 	if _, err := ModuleOrder(dep, nil, []string{"e1000e"}); err == nil || !strings.Contains(err.Error(), "e1000e") {
 		t.Errorf("a missing module: %v", err)
 	}
+	if _, err := ModuleOrder([]byte("a.ko: b.ko b.ko b.ko\nb.ko: a.ko a.ko a.ko\n"), nil, []string{"a"}); err == nil || !strings.Contains(err.Error(), "loop") {
+		t.Errorf("a dependency loop: %v", err)
+	}
 	if _, err := ModuleOrder([]byte("no colon here\n"), nil, nil); err == nil {
 		t.Error("a malformed modules.dep was accepted")
 	}
