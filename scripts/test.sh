@@ -38,5 +38,6 @@ echo "== go test -race (the packages that read and judge in parallel)"
 go test -race -count=1 ./host/... ./pci/... ./check/...
 
 echo "== go test"
+export GOFLAGS="${GOFLAGS:-} -timeout=45m"   # internal/lab boots real kernels under QEMU (CI=true): ~5-15 min
 # -p 1: the OVS-DPDK integration tests need the machine's hugepages and cores to themselves.
 go test -p 1 -count=1 ./... "$@"
