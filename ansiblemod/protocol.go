@@ -171,6 +171,10 @@ func (a *Args) decode(known map[string]any) error {
 			continue
 		}
 		if err := json.Unmarshal(v, dst); err != nil {
+			var te *json.UnmarshalTypeError
+			if _, list := dst.(*[]string); list && errors.As(err, &te) && te.Value == "number" {
+				return fmt.Errorf("%w: %s: a number where a PCI address was expected: quote PCI addresses in YAML (\"0000:03:00.0\"); unquoted, YAML 1.1 reads 0000:03:00.0 as a base-60 number", errParam, k)
+			}
 			return fmt.Errorf("%w: %s: %v", errParam, k, err)
 		}
 	}

@@ -65,6 +65,7 @@ func TestModuleErrors(t *testing.T) {
 		{`{"_ansible_module_name":"x.y.check","fail_on":"sometimes"}`, `fail_on "sometimes"`},
 		{`{"_ansible_module_name":"x.y.check","devices":"0000:03:00.0"}`, `devices`},
 		{`{"_ansible_module_name":"x.y.nope"}`, `no Ansible module "nope"`},
+		{`{"_ansible_module_name":"x.y.fix_rmrr","devices":[10800]}`, `quote PCI addresses in YAML`},
 		{`{"_ansible_module_name":"x.y.fix_rmrr"}`, `name at least one PCI device`},
 		{`{"_ansible_module_name":"x.y.fix_rmrr","devices":["03:00.0;reboot"],"_ansible_check_mode":true}`, `PCI address`},
 		{`{"_ansible_module_name":"x.y.fix_rmrr","devices":["0000:03:00.0"],"root":"../testdata/hosts/dl360e-gen8"}`, `refusing to change the firmware's RMRR settings with root ../testdata/hosts/dl360e-gen8`},
