@@ -16,7 +16,7 @@ import (
 func TestFleetCheckLocal(t *testing.T) {
 	needAnsible(t)
 	buildModule(t)
-	sizes := []int{10, 200}
+	sizes := []int{10, 50, 200}
 	if testing.Short() {
 		sizes = []int{10}
 	}
