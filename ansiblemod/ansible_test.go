@@ -116,6 +116,13 @@ func (p *playResult) task(name string) map[string]map[string]any {
 
 func runPlaybook(t *testing.T, env []string, args ...string) (*playResult, time.Duration) {
 	t.Helper()
+	return runPlaybookExit(t, env, 0, args...)
+}
+
+// runPlaybookExit runs ansible-playbook and fails the test unless it exits with want (2: a
+// host failed).
+func runPlaybookExit(t *testing.T, env []string, want int, args ...string) (*playResult, time.Duration) {
+	t.Helper()
 	cmd := exec.Command("ansible-playbook", args...)
 	cmd.Env = env
 	var out, errb bytes.Buffer
@@ -127,8 +134,12 @@ func runPlaybook(t *testing.T, env []string, args ...string) (*playResult, time.
 	if jerr := json.Unmarshal(out.Bytes(), &p); jerr != nil {
 		t.Fatalf("ansible-playbook %s: %v (exit %v)\nstdout: %.3000s\nstderr: %.3000s", strings.Join(args, " "), jerr, err, out.String(), errb.String())
 	}
-	if err != nil {
-		t.Fatalf("ansible-playbook %s: %v\nstats %v\nstdout: %.6000s\nstderr: %.3000s", strings.Join(args, " "), err, p.Stats, out.String(), errb.String())
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != want || (err != nil && code == 0) {
+		t.Fatalf("ansible-playbook %s: %v (want exit %d)\nstats %v\nstdout: %.6000s\nstderr: %.3000s", strings.Join(args, " "), err, want, p.Stats, out.String(), errb.String())
 	}
 	return &p, took
 }

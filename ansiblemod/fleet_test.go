@@ -77,6 +77,31 @@ func TestFleetCheckLocal(t *testing.T) {
 	}
 }
 
+// TestFleetCheckHostFails: a host whose check fails (its tree is missing) fails the play
+// (exit 2) but is still in the report, as an error row; the others are reported as usual.
+func TestFleetCheckHostFails(t *testing.T) {
+	needAnsible(t)
+	buildModule(t)
+	dir := t.TempDir()
+	env := ansibleEnv(dir, filepath.Join(repo, "ansible"))
+	invFile := writeInventory(t, dir, map[string]map[string]any{
+		"good": {"ansible_connection": "local", "dpdk_doctor_root": tree("dl360e-gen8")},
+		"gone": {"ansible_connection": "local", "dpdk_doctor_root": filepath.Join(dir, "no-such-tree")},
+	})
+	report := filepath.Join(dir, "report")
+	p, _ := runPlaybookExit(t, env, 2, "-i", invFile, "-e", "dpdk_doctor_report_dir="+report, filepath.Join(playbooks, "fleet-check.yml"))
+	if r := p.task("Check the host (facts dpdk_doctor, dpdk_doctor_platform, dpdk_doctor_devices)")["gone"]; r["failed"] != true || !strings.Contains(fmt.Sprint(r["msg"]), "no-such-tree") {
+		t.Errorf("gone: %v", r)
+	}
+	r, txt := readReport(t, report)
+	if r.Hosts != 2 || r.Status["error"] != 1 || r.Status["fail"] != 1 || group(r, "device.rmrr fail, slot 2") == nil {
+		t.Errorf("report: %+v\n%s", r, txt)
+	}
+	if !strings.Contains(txt, "error gone") {
+		t.Errorf("fleet.txt lacks the failed host:\n%s", txt)
+	}
+}
+
 // TestFixRMRRPlaybookCheckMode runs fix-rmrr.yml in check mode with --diff on local hosts with
 // trees and the conrep double: the locked HPE hosts report the slot exclusion as a change
 // with a diff, the host whose slot is excluded already and the clean one report no change,

@@ -143,6 +143,38 @@ func TestFleetCheckSSH(t *testing.T) {
 		t.Errorf("slot 2 group: %+v\n%s", g, txt)
 	}
 	t.Logf("3 hosts over SSH, forks 3: %.1f s total", took.Seconds())
+
+	// fix-rmrr.yml in check mode over the same SSH hosts, one at a time (serial 1), with the
+	// conrep double as each host's firmware: only the DL360e plans a change; nothing is loaded.
+	double := filepath.Join(dir, "conrep")
+	buildDouble(t, double)
+	for _, h := range hosts {
+		b := filepath.Join(dir, h.name+"-bios.json")
+		os.WriteFile(b, []byte(`{"platform":"ProLiant DL360e Gen8","rom_date":"08/02/2014","rom_family":"P73","processor":"Intel"}`), 0o644)
+		inv[h.name]["dpdk_doctor_conrep"] = double
+		inv[h.name]["dpdk_doctor_xml"] = filepath.Join(repo, "testdata", "conrep", "conrep_rmrds.xml")
+		inv[h.name]["dpdk_doctor_state_dir"] = filepath.Join(dir, h.name+"-state")
+		inv[h.name]["dpdk_doctor_environment"] = map[string]string{"CONREP_DOUBLE_STATE": b}
+	}
+	invFile = writeInventory(t, dir, inv)
+	p, _ = runPlaybook(t, env, "-i", invFile, "--check", "--diff", filepath.Join(playbooks, "fix-rmrr.yml"))
+	fix := p.task("Exclude their slots from the RMRRs (conrep)")
+	for _, h := range hosts {
+		r := fix[h.name]
+		switch treeOf[h.name] {
+		case "dl360e-gen8":
+			if r["changed"] != true || !strings.Contains(fmt.Sprint(r["msg"]), "would exclude slot(s) 2") {
+				t.Errorf("%s: %v", h.name, r)
+			}
+		default:
+			if r["skipped"] != true {
+				t.Errorf("%s: fix_rmrr should be skipped: %v", h.name, r)
+			}
+		}
+		if s := readBIOS(t, filepath.Join(dir, h.name+"-bios.json")); len(s.NVRAM) != 0 {
+			t.Errorf("%s: check mode loaded %v", h.name, s.NVRAM)
+		}
+	}
 }
 
 // freeOctet picks X for 10.253.X.0/24 that no address or route on this machine uses.
