@@ -25,11 +25,13 @@ func TestBuildGroupsByCauseAndPlatform(t *testing.T) {
 	hosts = append(hosts, host("d", "ProLiant DL380 Gen9", "P89", slot2, locked))
 	hosts = append(hosts, host("e", "ProLiant DL380 Gen9", "P89", nil, Finding{ID: "iommu.kernel", Severity: "fail", Subject: "host"}))
 	hosts = append(hosts, Host{Name: "f"}, host("g", "ProLiant DL20", "U1", nil))
+	hosts = append(hosts, host("h", "ProLiant DL20", "U1", []Device{{Address: "0000:03:00.0", Slot: "2", RMRR: "relaxable"}},
+		Finding{ID: "device.rmrr", Severity: "warn", Subject: "0000:03:00.0", Summary: "covered by an RMRR, but relaxable"}))
 	r := Build(hosts)
-	if r.Hosts != 7 || r.Status["fail"] != 5 || r.Status["error"] != 1 || r.Status["ok"] != 1 {
+	if r.Hosts != 8 || r.Status["fail"] != 5 || r.Status["error"] != 1 || r.Status["ok"] != 1 || r.Status["warn"] != 1 {
 		t.Errorf("status %v", r.Status)
 	}
-	if len(r.Groups) != 3 {
+	if len(r.Groups) != 4 {
 		t.Fatalf("groups %+v", r.Groups)
 	}
 	g := r.Groups[0]
@@ -43,9 +45,12 @@ func TestBuildGroupsByCauseAndPlatform(t *testing.T) {
 	if r.Groups[2].Cause != "device.rmrr warn, slot on-board" || r.Groups[2].Sentence != "3 hosts have RMRR-locked NICs on board (warn), all HPE ProLiant DL360e Gen8 with ROM P73" {
 		t.Errorf("third group %+v", r.Groups[2])
 	}
+	if r.Groups[3].Cause != "device.rmrr warn, slot 2, relaxable" || r.Groups[3].Sentence != "1 host has NICs under an RMRR the kernel relaxes in slot 2 (warn), a HPE ProLiant DL20 with ROM U1" {
+		t.Errorf("fourth group %+v", r.Groups[3])
+	}
 	var b bytes.Buffer
 	r.WriteText(&b)
-	for _, w := range []string{"7 hosts, 5 fail, 1 ok, 1 error", "hosts: a, b, c, d", "error f  unknown platform  no check result", "remedy: dpdk-doctor fix rmrr"} {
+	for _, w := range []string{"8 hosts, 5 fail, 1 warn, 1 ok, 1 error", "hosts: a, b, c, d", "error f  unknown platform  no check result", "remedy: dpdk-doctor fix rmrr"} {
 		if !strings.Contains(b.String(), w) {
 			t.Errorf("text lacks %q:\n%s", w, b.String())
 		}
