@@ -114,7 +114,7 @@ func TestFixRMRRPlaybookCheckMode(t *testing.T) {
 	buildDouble(t, double)
 	env := ansibleEnv(dir, filepath.Join(repo, "ansible"))
 	// One BIOS per host, each a file for the double.
-	hosts := map[string]string{"locked": "dl360e-gen8", "twoslots": "dl360e-gen8-two-slots", "clean": "usb-only-rmrr", "done": "dl360e-gen8"}
+	hosts := map[string]string{"locked": "dl360e-gen8", "twoslots": "dl360e-gen8-two-slots", "clean": "usb-only-rmrr", "done": "dl360e-gen8", "supermicro": "bridge-scope"}
 	inv := map[string]map[string]any{}
 	bios := map[string]string{}
 	for h, tr := range hosts {
@@ -147,8 +147,13 @@ func TestFixRMRRPlaybookCheckMode(t *testing.T) {
 			t.Errorf("twoslots diff: %v", r["diff"])
 		}
 	}
-	if r := fix["clean"]; r == nil || r["skipped"] != true {
-		t.Errorf("clean host: fix_rmrr should be skipped (no locked slot device): %v", r)
+	for _, h := range []string{"clean", "supermicro"} {
+		if r := fix[h]; r == nil || r["skipped"] != true {
+			t.Errorf("%s: fix_rmrr should be skipped (no locked slot device, or not a ProLiant): %v", h, r)
+		}
+	}
+	if r := p.task("Not an HPE ProLiant (conrep does not apply)")["supermicro"]; r == nil || !strings.Contains(fmt.Sprint(r["msg"]), "0000:07:00.0") {
+		t.Errorf("supermicro: not reported as not applicable: %v", r)
 	}
 	for h, r := range p.task("Reboot for the firmware to rebuild its DMAR table (skipped in check mode)") {
 		if r["skipped"] != true {
