@@ -125,8 +125,12 @@ func TestFleetCheckSSH(t *testing.T) {
 			t.Errorf("%s: %v", h, s)
 		}
 	}
-	// The module really went over SSH: sshd logged nothing we need, but known_hosts now holds
-	// the test host key for every address.
+	// The module really went over SSH: known_hosts now holds the test host key for every
+	// address, and the remote side made Ansible's remote temp dir (where the module binary was
+	// copied; the hosts share this file system).
+	if st, err := os.Stat(filepath.Join(dir, "remote-tmp")); err != nil || !st.IsDir() {
+		t.Errorf("no remote temp dir: %v", err)
+	}
 	kh, _ := os.ReadFile(filepath.Join(dir, "known_hosts"))
 	for _, h := range hosts {
 		if !strings.Contains(string(kh), h.addr) {
