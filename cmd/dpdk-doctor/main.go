@@ -32,6 +32,9 @@ func inputErr(err error) error { return &exitError{2, err} }
 var errFailed = &exitError{1, errors.New("")}
 
 func main() {
+	if code, ok := asAnsibleModule(); ok {
+		os.Exit(code)
+	}
 	root := newRoot()
 	err := root.Execute()
 	if err == nil {
