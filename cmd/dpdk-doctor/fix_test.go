@@ -341,7 +341,7 @@ func TestFixRMRRLock(t *testing.T) {
 	buildDouble(t)
 	b := newBIOS(t, "ProLiant DL360e Gen8")
 	root := tree("dl360e-gen8-two-slots")
-	first := exec.Command(binary, b.fixArgs(root, "0000:03:00.0", "--apply")...)
+	first := exec.Command(hookedBinary, b.fixArgs(root, "0000:03:00.0", "--apply")...)
 	// The first run's load waits for this file, which appears once the second run is over.
 	gate := filepath.Join(b.dir, "go-on")
 	first.Env = append(append(os.Environ(), b.env...), "CONREP_DOUBLE_WAIT="+gate)
@@ -489,7 +489,7 @@ func TestFixRMRRRollbackChecks(t *testing.T) {
 		return []string{"fix", "rmrr", "--root", root, "--conrep", conrepDouble, "--xml", xml, "--state-dir", state, "--rollback", backup, "--apply"}
 	}
 	runIn := func(dir string, a []string) (string, string, int) {
-		cmd := exec.Command(binary, a...)
+		cmd := exec.Command(hookedBinary, a...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), b.env...)
 		var out, errb strings.Builder
@@ -546,7 +546,7 @@ func TestFixRMRRPlantedXML(t *testing.T) {
 	os.WriteFile(filepath.Join(cwd, "conrep_rmrds.xml"), []byte(`<Conrep><Section name="RMRDS_Slot2"><nvram>0x2F0</nvram><value id="0x00">Endpoints_Included</value><value id="0x40">Endpoints_Excluded</value><mask>0x40</mask></Section></Conrep>`), 0o644)
 	root, _ := filepath.Abs(tree("dl360e-gen8"))
 	state := filepath.Join(b.dir, "state")
-	cmd := exec.Command(binary, "fix", "rmrr", "--root", root, "--conrep", conrepDouble, "--state-dir", state, "0000:03:00.0", "--apply")
+	cmd := exec.Command(hookedBinary, "fix", "rmrr", "--root", root, "--conrep", conrepDouble, "--state-dir", state, "0000:03:00.0", "--apply")
 	cmd.Dir = cwd
 	cmd.Env = append(os.Environ(), b.env...)
 	out, err := cmd.CombinedOutput()
