@@ -192,6 +192,7 @@ if ! command -v debootstrap >/dev/null; then
 fi
 if [ ! -x "$pristine/bin/bash" ]; then
   boot=$(mktemp -d "$cache/debootstrap.XXXXXX")
+  chmod 755 "$boot" # the root's / (mktemp makes it 0700, which locks out _apt and other users)
   step "debootstrap bookworm (first run; kept as $pristine)" debootstrap bookworm "$boot" "$mirror"
   rm -rf "$pristine"
   mv "$boot" "$pristine"
@@ -203,6 +204,7 @@ fi
 run=$(mktemp -d "$cache/run.XXXXXX")
 root=$run/root
 step "copy the pristine root" cp -a "$pristine" "$root"
+chmod 755 "$root"
 flock -u 9
 exec 9>&-
 
