@@ -37,7 +37,7 @@ summary=()     # one line per step, printed last
 failed=""      # the first step that failed
 
 say() { printf '== %s\n' "$*"; }
-note() { summary+=("$(printf '  %-5s %-50s %5ss  %s' "$1" "$2" "$3" "${4:-}")"); }
+note() { summary+=("$(printf '  %-5s %5ss  %s%s' "$1" "$3" "$2" "${4:+  ($4)}")"); }
 
 # mounts_under DIR: the mount points at or below DIR, most recent first.
 mounts_under() {
@@ -218,6 +218,8 @@ copy_host() {
       cp -a "/etc/apt/$d/." "$root/etc/apt/$d/"
     fi
   done
+  # Sources apt ignores here (disabled, other extensions) would only add notices there.
+  find "$root/etc/apt/sources.list.d" -maxdepth 1 -type f ! -name '*.list' ! -name '*.sources' -delete
   rm -f "$root/etc/resolv.conf"
   cp -L /etc/resolv.conf "$root/etc/resolv.conf"
   mkdir -p "$root/usr/local/share/ca-certificates"
