@@ -59,4 +59,6 @@ go test -race -count=1 ./host/... ./pci/... ./check/...
 
 echo "== go test"
 # -p 1: the OVS-DPDK integration tests need the machine's hugepages and cores to themselves.
-go test -p 1 -count=1 ./... "$@"
+# -timeout 30m: those tests also wait for any other checkout's OVS-DPDK on this machine
+# (internal/ovstest's machine-wide lock), which go test's default of 10m does not allow for.
+go test -p 1 -count=1 -timeout 30m ./... "$@"
