@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -34,7 +35,7 @@ type Instance struct {
 	DB  string // "unix:DIR/db.sock"
 
 	env       []string
-	lock      *os.File // flock on lockFile, held from Start to Stop
+	lock      *held // the machine-wide lock, held from Start to Stop
 	hugeSaved string   // nr_hugepages before Start raised it, "" when untouched
 	switchd   bool     // ovs-vswitchd runs: it makes the tap devices Stop removes
 }
@@ -47,17 +48,11 @@ type Options struct {
 // Start installs Open vSwitch with DPDK when it is missing (Debian, as root), reserves huge
 // pages, and starts a private instance. Call Stop when done, whatever happens.
 func Start(o Options) (*Instance, error) {
-	lock, err := os.OpenFile(lockFile, os.O_RDWR|os.O_CREATE, 0o644)
+	lock, err := machineLock()
 	if err != nil {
 		return nil, err
 	}
-	// Wait for another checkout's or package's instance to stop; the kernel drops the lock
-	// when a test process dies.
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		lock.Close()
-		return nil, fmt.Errorf("locking %s: %w", lockFile, err)
-	}
-	unlock := func() { lock.Close() }
+	unlock := func() { lock.release() }
 	Sweep()
 	if err := ensureInstalled(); err != nil {
 		unlock()
@@ -162,7 +157,7 @@ func (in *Instance) Stop() error {
 	}
 	err := os.RemoveAll(in.Dir)
 	if in.lock != nil {
-		in.lock.Close()
+		in.lock.release()
 		in.lock = nil
 	}
 	return err
@@ -296,4 +291,48 @@ func tail(s string, n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// The machine-wide lock is taken once per process: a test that starts a second instance while
+// its process holds one (to compare, or to stop and restart) must not wait for itself, since
+// flock locks belong to open files, not processes.
+var (
+	lockMu    sync.Mutex
+	lockFD    *os.File
+	lockCount int
+)
+
+// held is one Start's share of the process's machine-wide lock.
+type held struct{ once sync.Once }
+
+func machineLock() (*held, error) {
+	lockMu.Lock()
+	defer lockMu.Unlock()
+	if lockCount == 0 {
+		f, err := os.OpenFile(lockFile, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		// Wait for another checkout's or package's instance to stop; the kernel drops the
+		// lock when a test process dies.
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", lockFile, err)
+		}
+		lockFD = f
+	}
+	lockCount++
+	return &held{}, nil
+}
+
+func (h *held) release() {
+	h.once.Do(func() {
+		lockMu.Lock()
+		defer lockMu.Unlock()
+		lockCount--
+		if lockCount == 0 {
+			lockFD.Close()
+			lockFD = nil
+		}
+	})
 }
