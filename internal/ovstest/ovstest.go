@@ -35,9 +35,9 @@ type Instance struct {
 	DB  string // "unix:DIR/db.sock"
 
 	env       []string
-	lock      *held // the machine-wide lock, held from Start to Stop
-	hugeSaved string   // nr_hugepages before Start raised it, "" when untouched
-	switchd   bool     // ovs-vswitchd runs: it makes the tap devices Stop removes
+	lock      *held  // the machine-wide lock, held from Start to Stop
+	hugeSaved string // nr_hugepages before Start raised it, "" when untouched
+	switchd   bool   // ovs-vswitchd runs: it makes the tap devices Stop removes
 }
 
 // Options choose what Start runs.
