@@ -6,7 +6,8 @@
 #
 # Reproducible: every date comes from SOURCE_DATE_EPOCH (default: the last commit's time).
 # VERSION: $VERSION, else `git describe --tags` (without the leading v), else ./VERSION, else
-# 0.0~gitYYYYMMDD.COMMIT. ARCHS: the architectures to build (default "amd64 arm64").
+# 0.0~gitYYYYMMDD.COMMIT. ARCHS: the architectures to build (default "amd64 arm64"). DIST: where
+# the packages go (default ./dist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +27,8 @@ VERSION=${VERSION//-/.}   # a native package: no Debian revision
 case $VERSION in [0-9]*) ;; *) echo "deb.sh: VERSION=$VERSION: must start with a digit" >&2; exit 2;; esac
 export VERSION
 
-BUILD=dist/build   # packaging/nfpm.yaml names its files by this path
+DIST=$(mkdir -p "${DIST:-dist}" && cd "${DIST:-dist}" && pwd)
+export BUILD=$DIST/build
 rm -rf "$BUILD"
 mkdir -p "$BUILD/man" "$BUILD/completions"
 ldflags="-s -w -buildid= -X main.version=$VERSION -X main.commit=$commit"
@@ -55,13 +57,12 @@ if [ -d ansible ]; then
 EOF
 fi
 
-mkdir -p dist
 for ARCH in ${ARCHS:-amd64 arm64}; do
   export ARCH
   echo "== $ARCH"
   CGO_ENABLED=0 GOOS=linux GOARCH=$ARCH go build -trimpath -ldflags "$ldflags" -o "$BUILD/bin/dpdk-doctor" ./cmd/dpdk-doctor
   find "$BUILD" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-  deb=dist/dpdk-doctor_${VERSION}_${ARCH}.deb
+  deb=$DIST/dpdk-doctor_${VERSION}_${ARCH}.deb
   rm -f "$deb"
   go run "$NFPM" package --config "$BUILD/nfpm.yaml" --packager deb --target "$deb"
 done
