@@ -162,6 +162,27 @@ func checkTree(t *testing.T, root, _ string) {
 	if !strings.Contains(man, "textfile") {
 		t.Error("dpdk-doctor-check(1) does not document --textfile")
 	}
+	if groff, err := exec.LookPath("groff"); err == nil {
+		// Every page renders without a single groff warning.
+		pages, _ := filepath.Glob(p("usr/share/man/man1/*.1.gz"))
+		for _, page := range pages {
+			cmd := exec.Command(groff, "-man", "-Tutf8", "-ww", "-z")
+			cmd.Stdin = strings.NewReader(gunzip(t, page))
+			if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
+				t.Errorf("groff %s: %v\n%s", filepath.Base(page), err, out)
+			}
+		}
+		if len(pages) < 10 {
+			t.Errorf("only %d man pages", len(pages))
+		}
+	}
+	if mancmd, err := exec.LookPath("man"); err == nil {
+		cmd := exec.Command(mancmd, "-l", p("usr/share/man/man1/dpdk-doctor-check.1.gz"))
+		cmd.Env = append(os.Environ(), "MANPAGER=cat", "MANWIDTH=80")
+		if out, err := cmd.Output(); err != nil || !strings.Contains(string(out), "dpdk-doctor check [flags]") {
+			t.Errorf("man -l dpdk-doctor-check.1.gz: %v\n%.400s", err, out)
+		}
+	}
 	if cl := gunzip(t, p("usr/share/doc/dpdk-doctor/changelog.gz")); !strings.HasPrefix(cl, "dpdk-doctor ("+testVersion+") ") ||
 		!strings.Contains(cl, time.Unix(1700000000, 0).UTC().Format("02 Jan 2006")) {
 		t.Errorf("changelog:\n%s", cl)
