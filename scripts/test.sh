@@ -12,6 +12,7 @@ command -v tcpdump >/dev/null || need+=(tcpdump)
 [ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ] || need+=(openvswitch-switch-dpdk dpdk)
 command -v ip >/dev/null || need+=(iproute2)
 command -v gcc >/dev/null || need+=(gcc libc6-dev)   # for go test -race
+for t in lintian:lintian promtool:prometheus prometheus-node-exporter:prometheus-node-exporter dpkg-deb:dpkg; do command -v "${t%%:*}" >/dev/null || need+=("${t#*:}"); done   # packaging and metrics tests
 if [ ${#need[@]} -gt 0 ]; then
   echo "== installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
