@@ -353,3 +353,52 @@ func scrapeNodeExporter(t *testing.T, bin, dir string) string {
 		}
 	}
 }
+
+// TestWriteFileReaderNeverSeesHalf reads the file while it is rewritten over and over, as a
+// scrape would: every read must be a whole file that parses, never a partial one.
+func TestWriteFileReaderNeverSeesHalf(t *testing.T) {
+	dir := t.TempDir()
+	in := demoInput(t)
+	in.Time = time.Unix(1700000000, 0) // every version of the file is then the same length
+	if err := WriteFile(dir, in); err != nil {
+		t.Fatal(err)
+	}
+	var whole bytes.Buffer
+	Write(&whole, in)
+	done := make(chan error, 1)
+	go func() {
+		for i := range 200 {
+			in.Time = time.Unix(int64(1700000000+i), 0)
+			if err := WriteFile(dir, in); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	reads := 0
+	for {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reads == 0 {
+				t.Fatal("no reads happened while writing")
+			}
+			return
+		default:
+		}
+		b, err := os.ReadFile(filepath.Join(dir, FileName))
+		if err != nil {
+			t.Fatalf("read %d: %v", reads, err)
+		}
+		if len(b) != whole.Len() {
+			t.Fatalf("read %d: %d bytes, want %d (a partial file)", reads, len(b), whole.Len())
+		}
+		if _, err := new(expfmt.TextParser).TextToMetricFamilies(bytes.NewReader(b)); err != nil {
+			t.Fatalf("read %d: %v", reads, err)
+		}
+		reads++
+	}
+}
