@@ -20,6 +20,8 @@ pkgs=(
   qemu-system-x86 busybox-static cpio kmod xz-utils
   # the Ansible collection's tests: the real ansible-core, over real SSH
   ansible-core openssh-server openssh-client
+  # the Debian package and Prometheus tests: lintian, promtool, the real node_exporter
+  lintian prometheus prometheus-node-exporter dpkg-dev
 )
 need=()
 for p in "${pkgs[@]}"; do

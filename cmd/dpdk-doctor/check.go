@@ -112,9 +112,15 @@ func newCheck(g *globals) *cobra.Command {
 			findings := check.Run(f)
 			findings = append(findings, extraFindings(cmd, g, f)...)
 			rep := check.NewReport(f, findings)
-			if asJSON {
+			show, err := writeTextfile(cmd, g, f, findings, asJSON)
+			if err != nil {
+				return err
+			}
+			switch {
+			case !show: // --textfile: the metrics file is the output
+			case asJSON:
 				err = rep.WriteJSON(os.Stdout)
-			} else {
+			default:
 				ids, _ := pci.ReadIDs(f.Root)
 				names := map[string]string{}
 				for _, d := range f.Selected {
