@@ -21,7 +21,7 @@ pkgs=(
   # the Ansible collection's tests: the real ansible-core, over real SSH
   ansible-core openssh-server openssh-client
   # the Debian package and Prometheus tests: lintian, promtool, the real node_exporter
-  lintian prometheus prometheus-node-exporter dpkg-dev
+  lintian prometheus prometheus-node-exporter
 )
 need=()
 for p in "${pkgs[@]}"; do

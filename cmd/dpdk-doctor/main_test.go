@@ -373,7 +373,7 @@ func TestBadUsage(t *testing.T) {
 		{[]string{"ovs", "show", "--db", "foo"}, `"foo"`},
 		{[]string{"check", "--demo", "--db", "foo"}, `"foo"`},
 		{[]string{"ovs", "show", "--db-timeout", "-1s"}, "--db-timeout"},
-		{[]string{"fix", "0000:03:00.0"}, `unknown command "0000:03:00.0"`},
+		{[]string{"fix", "0000:03:00.0"}, `unknown remedy "0000:03:00.0"`},
 		{[]string{"ovs", "frob"}, `unknown command "frob"`},
 		{[]string{"frob"}, `unknown command "frob"`},
 		{[]string{"ovs", "add-port", "br0"}, "accepts 2 arg"},
