@@ -135,7 +135,7 @@ func same(a, b []int) bool {
 }
 
 func TestFilterErrors(t *testing.T) {
-	for _, bad := range []string{"tcp port 22", "vlan 5000", "ether host zz", "(arp", "arp or", "ether proto 100", "host 10.0.0.1"} {
+	for _, bad := range []string{"tcp port domain", "vlan 5000", "ether host zz", "(arp", "arp or", "ether proto 100", "host 10.0.0.256"} {
 		if _, err := ParseFilter(bad); err == nil || !strings.Contains(err.Error(), "supported:") {
 			t.Errorf("%q: %v", bad, err)
 		}
