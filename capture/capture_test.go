@@ -159,6 +159,9 @@ func FuzzParseFilter(f *testing.F) {
 	for _, s := range []string{"not stp", "vlan 5 and (ip or ip6)", "ether host 01:02:03:04:05:06 || !arp", "lldp"} {
 		f.Add(s, frames.Seed()[0].Data)
 	}
+	for i, s := range []string{"vlan and port 22", "src net 10.0.0.0/24 or dst host 2001:db8::1", "vlan and vlan and udp portrange 60-70", "tcp or icmp6 or ip proto 1"} {
+		f.Add(s, l3Frames()[i*4].Data)
+	}
 	f.Fuzz(func(t *testing.T, expr string, frame []byte) {
 		flt, err := ParseFilter(expr)
 		if err != nil {

@@ -64,11 +64,15 @@ func l3Frames() []frames.Frame {
 	v6 := func(src, dst string, nh layers.IPProtocol) *layers.IPv6 {
 		return &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: nh, SrcIP: net.ParseIP(src), DstIP: net.ParseIP(dst)}
 	}
-	udp := func(s, d uint16) *layers.UDP { return &layers.UDP{SrcPort: layers.UDPPort(s), DstPort: layers.UDPPort(d)} }
+	udp := func(s, d uint16) *layers.UDP {
+		return &layers.UDP{SrcPort: layers.UDPPort(s), DstPort: layers.UDPPort(d)}
+	}
 	tcp := func(s, d uint16) *layers.TCP {
 		return &layers.TCP{SrcPort: layers.TCPPort(s), DstPort: layers.TCPPort(d), Seq: 1000, SYN: true, Window: 64240}
 	}
-	fr := func(name string, ls ...gopacket.SerializableLayer) frames.Frame { return frames.Frame{Name: name, Data: ser(ls...)} }
+	fr := func(name string, ls ...gopacket.SerializableLayer) frames.Frame {
+		return frames.Frame{Name: name, Data: ser(ls...)}
+	}
 	cat := func(a []gopacket.SerializableLayer, b ...gopacket.SerializableLayer) []gopacket.SerializableLayer {
 		return append(append([]gopacket.SerializableLayer{}, a...), b...)
 	}
