@@ -194,6 +194,10 @@ func ipv4(s *strings.Builder, b []byte) {
 	if end < ihl {
 		end = ihl
 	}
+	if binary.BigEndian.Uint16(b[6:8])&0x1fff != 0 { // a later fragment: no transport header
+		fmt.Fprintf(s, "%s > %s: ip-proto-%d", src, dst, b[9])
+		return
+	}
 	l4(s, b[9], src, dst, b[ihl:end], total-ihl)
 }
 

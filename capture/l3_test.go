@@ -3,7 +3,10 @@ package capture
 import (
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -153,4 +156,64 @@ func TestL3FilterErrors(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+}
+
+// TestDecodeL3AgainstTcpdump: for IPv4 and IPv6 with TCP, UDP, ICMP and ICMPv6, tagged or not,
+// our line starts as tcpdump -nne's does: up to the end of what we print (tcpdump may add TCP
+// options, IP options and more after it).
+func TestDecodeL3AgainstTcpdump(t *testing.T) {
+	needTcpdump(t)
+	fs := l3Frames()
+	out, err := exec.Command("tcpdump", "-r", writePcap(t, fs), "-nne").Output()
+	if os.Getenv("DECODE_SHOW") != "" {
+		t.Logf("%s", out)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A line of tcpdump's own starts with the timestamp; others continue the one before.
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if !stamp.MatchString(l) {
+			lines[len(lines)-1] += "\n" + l
+			continue
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) != len(fs) {
+		t.Fatalf("tcpdump printed %d lines for %d frames", len(lines), len(fs))
+	}
+	for i, fr := range fs {
+		want := lines[i][strings.Index(lines[i], " ")+1:]
+		got := Line(fr.Data, len(fr.Data))
+		if os.Getenv("DECODE_SHOW") != "" {
+			t.Logf("%s\n ours    %s\n tcpdump %s", fr.Name, got, want)
+		}
+		exact := got == want || strings.HasPrefix(want, got+",") || strings.HasPrefix(want, got+":")
+		if appLayer[fr.Name] {
+			// tcpdump dissects DHCP, VXLAN, DNS, DHCPv6 and IPv6 fragments further: the
+			// link, network and transport parts (through the second ": ") must agree.
+			exact = upTo2(got) == upTo2(want)
+		}
+		if !exact {
+			t.Errorf("%s:\n ours    %s\n tcpdump %s", fr.Name, got, want)
+		}
+	}
+}
+
+var stamp = regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{6} `)
+
+var appLayer = map[string]bool{"udp4 dhcp": true, "udp4 vxlan": true, "udp4 first fragment": true, "udp4 qinq 100/5": true, "udp6": true, "tcp6 fragment header": true}
+
+// upTo2 is a line through its second ": " (after the link layer, after the addresses).
+func upTo2(l string) string {
+	i := strings.Index(l, ": ")
+	if i < 0 {
+		return l
+	}
+	j := strings.Index(l[i+2:], ": ")
+	if j < 0 {
+		return l
+	}
+	return l[:i+2+j+2]
 }
