@@ -16,7 +16,7 @@ const snapLen = 262144
 // in-band one, as libpcap does on Linux; without it (for frames read from a pcap file, and for
 // x/net/bpf's VM, which has no extensions) only in-band tags are seen.
 func (f *Filter) Compile(metadata bool) ([]bpf.Instruction, error) {
-	g := &gen{meta: metadata}
+	g := &gen{meta: metadata, reloadX: usesL4(f.root)}
 	accept, reject := g.label(), g.label()
 	if needsShift(f.root) {
 		g.shiftPrologue()
@@ -63,9 +63,10 @@ type op struct {
 }
 
 type gen struct {
-	meta   bool
-	ops    []op
-	labels int
+	meta    bool
+	reloadX bool // transport tests clobber X: the prologue keeps the tag room in M[0]
+	ops     []op
+	labels  int
 }
 
 func (g *gen) label() int             { g.labels++; return g.labels }
@@ -84,7 +85,9 @@ func (g *gen) jump(l int) {
 // shiftPrologue sets X to the room the first VLAN tag takes in the frame, as libpcap does: 0
 // when the kernel moved it to metadata, else 4. Tests after vlan keywords load relative to X.
 func (g *gen) shiftPrologue() {
-	defer g.emit(bpf.StoreScratch{Src: bpf.RegX, N: 0}) // transport tests clobber X: keep it
+	if g.reloadX { // transport tests clobber X: keep the room in M[0]
+		defer g.emit(bpf.StoreScratch{Src: bpf.RegX, N: 0})
+	}
 	if !g.meta {
 		g.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: 4})
 		return
@@ -105,8 +108,25 @@ func (g *gen) load(base uint32, size, depth int) {
 		g.emit(bpf.LoadAbsolute{Off: base, Size: size})
 		return
 	}
-	g.emit(bpf.LoadScratch{Dst: bpf.RegX, N: 0})
+	if g.reloadX {
+		g.emit(bpf.LoadScratch{Dst: bpf.RegX, N: 0})
+	}
 	g.emit(bpf.LoadIndirect{Off: base + 4*uint32(depth-1), Size: size})
+}
+
+// usesL4 reports whether n holds a test past the IPv4 header (which loads X).
+func usesL4(n node) bool {
+	switch n := n.(type) {
+	case andNode:
+		return usesL4(n.a) || usesL4(n.b)
+	case orNode:
+		return usesL4(n.a) || usesL4(n.b)
+	case notNode:
+		return usesL4(n.a)
+	case cmpNode:
+		return n.l4
+	}
+	return false
 }
 
 // loadL4 loads size bytes at off past the IPv4 header (its length from the IHL nibble).
