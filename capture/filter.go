@@ -88,9 +88,10 @@ type parser struct {
 	text  string
 	toks  []string
 	i     int
-	vlans int // vlan keywords so far: later link-layer tests look past that many tags
-	prims int // primitives so far
-	depth int // open parentheses and nots
+	vlans int  // vlan keywords so far: later link-layer tests look past that many tags
+	prims int  // primitives so far
+	depth int  // open parentheses and nots
+	last  qual // the qualifiers of the last host, net, port or portrange
 }
 
 // tokenize splits s into words, parentheses and operators in one pass: linear in len(s), so a
@@ -205,6 +206,10 @@ func (p *parser) primitive() (node, error) {
 		return nil, p.errf("more than %d primitives: the compiled program cannot fit the kernel's limit of %d BPF instructions", maxPrimitives, MaxInstructions)
 	}
 	t := p.next()
+	if p.last.kind != "" && bare(t) {
+		return p.build(p.last, t)
+	}
+	p.last = qual{} // only a host, net, port or portrange passes its qualifiers on
 	if n, ok, err := p.l3(t); ok || err != nil {
 		return n, err
 	}

@@ -208,29 +208,9 @@ func (p *parser) l3(t string) (n node, ok bool, err error) {
 		}
 	}
 	switch t {
-	case "host", "net":
-		if proto == "tcp" || proto == "udp" || proto == "sctp" {
-			return nil, true, p.errf("%s %s: %s has no addresses (write ip host or host)", proto, t, proto)
-		}
-		v := p.next()
-		pfx, err := parseNet(t, v, p)
-		if err != nil {
-			return nil, true, err
-		}
-		if proto == "ip" && !pfx.Addr().Is4() || proto == "ip6" && !pfx.Addr().Is6() {
-			return nil, true, p.errf("%s %s %s: not an %s address", proto, t, short(v), map[string]string{"ip": "IPv4", "ip6": "IPv6"}[proto])
-		}
-		return p.hostNet(proto, dir, pfx), true, nil
-	case "port", "portrange":
-		if proto == "ip" || proto == "ip6" {
-			return nil, true, p.errf("%s %s: write tcp, udp or no protocol before %s", proto, t, t)
-		}
-		v := p.next()
-		lo, hi, err := parsePorts(t, v)
-		if err != nil {
-			return nil, true, p.errf("%s %q: %v", t, short(v), err)
-		}
-		return p.ports(proto, dir, lo, hi, true, true), true, nil
+	case "host", "net", "port", "portrange":
+		n, err := p.build(qual{proto, dir, t}, p.next())
+		return n, true, err
 	}
 	if dir != "" || proto != "" {
 		return nil, true, p.errf("%s %s: want host, net, port or portrange", dir+proto, short(t))
@@ -311,3 +291,42 @@ func parsePorts(kind, v string) (lo, hi uint16, err error) {
 type strconvErr string
 
 func (e strconvErr) Error() string { return string(e) }
+
+// qual is the qualifiers of a host, net, port or portrange primitive: a later bare value
+// after and, or or not takes them again, as in libpcap ("port 67 or 68").
+type qual struct{ proto, dir, kind string }
+
+// build makes the primitive of qualifiers q and value v, and remembers q.
+func (p *parser) build(q qual, v string) (node, error) {
+	proto, dir, t := q.proto, q.dir, q.kind
+	p.last = q
+	switch q.kind {
+	case "host", "net":
+		if proto == "tcp" || proto == "udp" || proto == "sctp" {
+			return nil, p.errf("%s %s: %s has no addresses (write ip host or host)", proto, t, proto)
+		}
+		pfx, err := parseNet(q.kind, v, p)
+		if err != nil {
+			return nil, err
+		}
+		if proto == "ip" && !pfx.Addr().Is4() || proto == "ip6" && !pfx.Addr().Is6() {
+			return nil, p.errf("%s %s %s: not an %s address", proto, t, short(v), map[string]string{"ip": "IPv4", "ip6": "IPv6"}[proto])
+		}
+		return p.hostNet(proto, dir, pfx), nil
+	case "port", "portrange":
+		if proto == "ip" || proto == "ip6" {
+			return nil, p.errf("%s %s: write tcp, udp or no protocol before %s", proto, t, t)
+		}
+		lo, hi, err := parsePorts(q.kind, v)
+		if err != nil {
+			return nil, p.errf("%s %q: %v", t, short(v), err)
+		}
+		return p.ports(proto, dir, lo, hi, true, true), nil
+	}
+	return nil, p.errf("%s: want host, net, port or portrange", short(t))
+}
+
+// bare reports whether t can only be a value (an address, a number, a range), not a keyword.
+func bare(t string) bool {
+	return t != "" && (t[0] >= '0' && t[0] <= '9' || strings.ContainsAny(t, ":"))
+}

@@ -140,7 +140,8 @@ func TestL3FilterAgainstTcpdump(t *testing.T) {
 		"tcp", "udp", "icmp", "icmp6", "ip proto 17", "ip proto \\tcp", "ip6 proto 6", "ip6 proto 58", "sctp",
 		"vlan 5 and host 10.0.0.1", "vlan and port 22", "vlan and tcp", "vlan 5 and tcp port 22", "vlan 100 and vlan 5 and udp port 68",
 		"vlan and vlan and host 10.0.0.3", "vlan and ip6 and port 22", "not port 22", "tcp and not port 22", "host 10.0.0.1 and (port 22 or port 53)",
-		"udp and not (port 67 or port 68)", "vlan or port 22", "port 22 or vlan 5 and icmp",
+		"udp and not (port 67 or port 68)", "port 67 or 68", "udp port 22 or 68", "host 10.0.0.1 or 10.0.0.9", "src host 10.0.0.2 and not 10.0.0.1",
+		"dst net 10.5.0.0/16 or 224.0.0.0/4", "tcp dst port 22 and not 60000", "host fe80::1 or ff02::1", "vlan or port 22", "port 22 or vlan 5 and icmp",
 	} {
 		f, err := ParseFilter(expr)
 		if err != nil {
@@ -153,7 +154,7 @@ func TestL3FilterAgainstTcpdump(t *testing.T) {
 
 func TestL3FilterErrors(t *testing.T) {
 	for _, bad := range []string{"host", "host 10.0.0", "net 10.0.0.1/8", "net 10.0.0.0 mask 255.0.255.0", "port", "port 70000", "port 1-2",
-		"portrange 5-x", "ip6 host 10.0.0.1", "ip host ::1", "tcp host 10.0.0.1", "ip port 22", "ip proto 300", "src foo", "port domain"} {
+		"portrange 5-x", "ip6 host 10.0.0.1", "ip host ::1", "tcp host 10.0.0.1", "ip port 22", "ip proto 300", "src foo", "port domain", "port 22 and ip proto 6 or 17", "vlan 5 or 6"} {
 		if _, err := ParseFilter(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
