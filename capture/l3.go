@@ -213,7 +213,7 @@ func (p *parser) l3(t string) (n node, ok bool, err error) {
 		return n, true, err
 	}
 	if dir != "" || proto != "" {
-		return nil, true, p.errf("%s %s: want host, net, port or portrange", dir+proto, short(t))
+		return nil, true, p.errf("%s %s: want host, net, port or portrange", strings.TrimSpace(proto+" "+dir), short(t))
 	}
 	return nil, false, nil
 }
