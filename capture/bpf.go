@@ -16,7 +16,7 @@ const snapLen = 262144
 // in-band one, as libpcap does on Linux; without it (for frames read from a pcap file, and for
 // x/net/bpf's VM, which has no extensions) only in-band tags are seen.
 func (f *Filter) Compile(metadata bool) ([]bpf.Instruction, error) {
-	g := &gen{meta: metadata}
+	g := &gen{meta: metadata, reloadX: usesL4(f.root)}
 	accept, reject := g.label(), g.label()
 	if needsShift(f.root) {
 		g.shiftPrologue()
@@ -46,6 +46,8 @@ func needsShift(n node) bool {
 		return n.depth > 0
 	case vlanNode:
 		return n.depth > 0
+	case cmpNode:
+		return n.depth > 0
 	}
 	return false
 }
@@ -61,9 +63,10 @@ type op struct {
 }
 
 type gen struct {
-	meta   bool
-	ops    []op
-	labels int
+	meta    bool
+	reloadX bool // transport tests clobber X: the prologue keeps the tag room in M[0]
+	ops     []op
+	labels  int
 }
 
 func (g *gen) label() int             { g.labels++; return g.labels }
@@ -82,6 +85,9 @@ func (g *gen) jump(l int) {
 // shiftPrologue sets X to the room the first VLAN tag takes in the frame, as libpcap does: 0
 // when the kernel moved it to metadata, else 4. Tests after vlan keywords load relative to X.
 func (g *gen) shiftPrologue() {
+	if g.reloadX { // transport tests clobber X: keep the room in M[0]
+		defer g.emit(bpf.StoreScratch{Src: bpf.RegX, N: 0})
+	}
 	if !g.meta {
 		g.emit(bpf.LoadConstant{Dst: bpf.RegX, Val: 4})
 		return
@@ -102,7 +108,42 @@ func (g *gen) load(base uint32, size, depth int) {
 		g.emit(bpf.LoadAbsolute{Off: base, Size: size})
 		return
 	}
+	if g.reloadX {
+		g.emit(bpf.LoadScratch{Dst: bpf.RegX, N: 0})
+	}
 	g.emit(bpf.LoadIndirect{Off: base + 4*uint32(depth-1), Size: size})
+}
+
+// usesL4 reports whether n holds a test past the IPv4 header (which loads X).
+func usesL4(n node) bool {
+	switch n := n.(type) {
+	case andNode:
+		return usesL4(n.a) || usesL4(n.b)
+	case orNode:
+		return usesL4(n.a) || usesL4(n.b)
+	case notNode:
+		return usesL4(n.a)
+	case cmpNode:
+		return n.l4
+	}
+	return false
+}
+
+// loadL4 loads size bytes at off past the IPv4 header (its length from the IHL nibble).
+func (g *gen) loadL4(off uint32, size, depth int) {
+	if depth == 0 {
+		g.emit(bpf.LoadMemShift{Off: 14})
+		g.emit(bpf.LoadIndirect{Off: 14 + off, Size: size})
+		return
+	}
+	base := 14 + 4*uint32(depth-1)
+	g.emit(bpf.LoadScratch{Dst: bpf.RegX, N: 0})
+	g.emit(bpf.LoadIndirect{Off: base, Size: 1})
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0xf})
+	g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})
+	g.emit(bpf.ALUOpX{Op: bpf.ALUOpAdd})
+	g.emit(bpf.TAX{})
+	g.emit(bpf.LoadIndirect{Off: base + off, Size: size})
 }
 
 // node emits code that jumps to t when n matches and to f when it does not.
@@ -161,6 +202,25 @@ func (g *gen) node(n node, t, f int) {
 		g.mark(llc)
 		g.load(14, 1, n.depth)
 		g.jeq(0x42, t, f)
+	case cmpNode:
+		if n.l4 {
+			g.loadL4(uint32(n.off), n.size, n.depth)
+		} else {
+			g.load(uint32(n.off), n.size, n.depth)
+		}
+		switch n.kind {
+		case cmpSet:
+			g.ops = append(g.ops, op{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: n.val}, jt: t, jf: f, ja: -1})
+		case cmpGE:
+			g.ops = append(g.ops, op{ins: bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: n.val}, jt: t, jf: f, ja: -1})
+		case cmpGT:
+			g.jgt(n.val, t, f)
+		default:
+			if n.mask != 0xffffffff {
+				g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: n.mask})
+			}
+			g.jeq(n.val, t, f)
+		}
 	case macNode:
 		hi, lo := uint32(binary.BigEndian.Uint16(n.mac[0:2])), binary.BigEndian.Uint32(n.mac[2:6])
 		test := func(off uint32, yes, no int) {

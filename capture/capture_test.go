@@ -135,7 +135,7 @@ func same(a, b []int) bool {
 }
 
 func TestFilterErrors(t *testing.T) {
-	for _, bad := range []string{"tcp port 22", "vlan 5000", "ether host zz", "(arp", "arp or", "ether proto 100", "host 10.0.0.1"} {
+	for _, bad := range []string{"tcp port domain", "vlan 5000", "ether host zz", "(arp", "arp or", "ether proto 100", "host 10.0.0.256"} {
 		if _, err := ParseFilter(bad); err == nil || !strings.Contains(err.Error(), "supported:") {
 			t.Errorf("%q: %v", bad, err)
 		}
@@ -158,6 +158,9 @@ func TestMetadataVLAN(t *testing.T) {
 func FuzzParseFilter(f *testing.F) {
 	for _, s := range []string{"not stp", "vlan 5 and (ip or ip6)", "ether host 01:02:03:04:05:06 || !arp", "lldp"} {
 		f.Add(s, frames.Seed()[0].Data)
+	}
+	for i, s := range []string{"vlan and port 22", "src net 10.0.0.0/24 or dst host 2001:db8::1", "vlan and vlan and udp portrange 60-70", "tcp or icmp6 or ip proto 1"} {
+		f.Add(s, l3Frames()[i*4].Data)
 	}
 	f.Fuzz(func(t *testing.T, expr string, frame []byte) {
 		flt, err := ParseFilter(expr)

@@ -194,6 +194,10 @@ func ipv4(s *strings.Builder, b []byte) {
 	if end < ihl {
 		end = ihl
 	}
+	if binary.BigEndian.Uint16(b[6:8])&0x1fff != 0 { // a later fragment: no transport header
+		fmt.Fprintf(s, "%s > %s: ip-proto-%d", src, dst, b[9])
+		return
+	}
 	l4(s, b[9], src, dst, b[ihl:end], total-ihl)
 }
 
@@ -206,6 +210,21 @@ func ipv6(s *strings.Builder, b []byte) {
 	src, _ := netip.AddrFromSlice(b[8:24])
 	dst, _ := netip.AddrFromSlice(b[24:40])
 	end := min(40+plen, len(b))
+	if b[6] == 44 && end >= 48 { // a fragment header, as tcpdump prints it: frag (offset|length)
+		off := int(binary.BigEndian.Uint16(b[42:44]) &^ 7)
+		fmt.Fprintf(s, "%s > %s: frag (%d|%d)", src, dst, off, plen-8)
+		if off != 0 || (b[40] != 6 && b[40] != 17) {
+			return
+		}
+		// The first fragment's TCP or UDP follows, its ports without the addresses.
+		var t strings.Builder
+		l4(&t, b[40], src, dst, b[48:end], plen-8)
+		line := t.String()
+		line = strings.Replace(line, src.String()+".", "", 1)
+		line = strings.Replace(line, " > "+dst.String()+".", " > ", 1)
+		s.WriteString(" " + line)
+		return
+	}
 	l4(s, b[6], src, dst, b[40:end], plen)
 }
 

@@ -13,8 +13,10 @@ import (
 )
 
 // Filter is a parsed capture filter. The language is the part of tcpdump's that readers of the
-// seed type: stp, vlan [N], ether host|src|dst MAC, ether proto N|arp|ip|ip6, arp, ip, ip6,
-// lldp, joined with and, or, not and parentheses (&&, || and ! too).
+// seed type and what operators type first: stp, vlan [N], ether host|src|dst MAC, ether proto
+// N|arp|ip|ip6, arp, ip, ip6, lldp, host, net, port, portrange (with src, dst, ip, ip6, tcp,
+// udp qualifiers), tcp, udp, icmp, icmp6, ip proto, ip6 proto, joined with and, or, not and
+// parentheses (&&, || and ! too).
 type Filter struct {
 	Text string
 	root node
@@ -67,7 +69,8 @@ func ParseFilter(s string) (*Filter, error) {
 	return f, nil
 }
 
-const supported = "supported: stp, vlan [N], ether host|src|dst MAC, ether proto N|arp|ip|ip6, arp, ip, ip6, lldp, and, or, not, ( )"
+const supported = "supported: stp, vlan [N], ether host|src|dst MAC, ether proto N|arp|ip|ip6, arp, ip, ip6, lldp, " +
+	"[ip|ip6] [src|dst] host|net ADDR[/LEN], [tcp|udp] [src|dst] port|portrange N[-M], tcp, udp, icmp, icmp6, ip proto N, ip6 proto N, and, or, not, ( )"
 
 // Limits. The kernel takes classic BPF programs of at most MaxInstructions (BPF_MAXINSNS);
 // every primitive compiles to at least two instructions, so a filter with more than
@@ -85,9 +88,10 @@ type parser struct {
 	text  string
 	toks  []string
 	i     int
-	vlans int // vlan keywords so far: later link-layer tests look past that many tags
-	prims int // primitives so far
-	depth int // open parentheses and nots
+	vlans int  // vlan keywords so far: later link-layer tests look past that many tags
+	prims int  // primitives so far
+	depth int  // open parentheses and nots
+	last  qual // the qualifiers of the last host, net, port or portrange
 }
 
 // tokenize splits s into words, parentheses and operators in one pass: linear in len(s), so a
@@ -202,6 +206,13 @@ func (p *parser) primitive() (node, error) {
 		return nil, p.errf("more than %d primitives: the compiled program cannot fit the kernel's limit of %d BPF instructions", maxPrimitives, MaxInstructions)
 	}
 	t := p.next()
+	if p.last.kind != "" && bare(t) {
+		return p.build(p.last, t)
+	}
+	p.last = qual{} // only a host, net, port or portrange passes its qualifiers on
+	if n, ok, err := p.l3(t); ok || err != nil {
+		return n, err
+	}
 	switch t {
 	case "":
 		return nil, p.errf("expression ends too early")
@@ -336,6 +347,8 @@ func (e *eval) match(n node) bool {
 		}
 		sap, ok := e.u8(at + 2)
 		return ok && sap == 0x42
+	case cmpNode:
+		return e.cmp(n)
 	case macNode:
 		if len(e.fr.Data) < 12 {
 			e.aborted = true
@@ -345,4 +358,47 @@ func (e *eval) match(n node) bool {
 		return (n.dst && string(d[0:6]) == string(n.mac)) || (n.src && string(d[6:12]) == string(n.mac))
 	}
 	return false
+}
+
+// cmp evaluates a field comparison as the BPF program does.
+func (e *eval) cmp(n cmpNode) bool {
+	at := e.off(n.off, n.depth)
+	if n.l4 {
+		ihl, ok := e.u8(e.off(14, n.depth))
+		if !ok {
+			return false
+		}
+		at = e.off(14, n.depth) + int(ihl&0xf)*4 + n.off
+	}
+	var v uint32
+	switch n.size {
+	case 1:
+		b, ok := e.u8(at)
+		if !ok {
+			return false
+		}
+		v = uint32(b)
+	case 2:
+		h, ok := e.u16(at)
+		if !ok {
+			return false
+		}
+		v = uint32(h)
+	case 4:
+		hi, ok1 := e.u16(at)
+		lo, ok2 := e.u16(at + 2)
+		if !ok1 || !ok2 {
+			return false
+		}
+		v = uint32(hi)<<16 | uint32(lo)
+	}
+	switch n.kind {
+	case cmpSet:
+		return v&n.val != 0
+	case cmpGE:
+		return v >= n.val
+	case cmpGT:
+		return v > n.val
+	}
+	return v&n.mask == n.val
 }

@@ -104,7 +104,7 @@ func DialWith(ctx context.Context, db string, o Options) (*Client, error) {
 	// Monitor exactly the models' columns: libovsdb's MonitorAll asks for every column, then
 	// drops whole updates that touch a column a small model lacks (Interface's ifindex).
 	var tables []client.MonitorOption
-	for _, m := range []model.Model{&OpenvSwitch{}, &BridgeRow{}, &PortRow{}, &InterfaceRow{}, &MirrorRow{}} {
+	for _, m := range []model.Model{&OpenvSwitch{}, &BridgeRow{}, &PortRow{}, &InterfaceRow{}, &MirrorRow{}, &ControllerRow{}, &ManagerRow{}} {
 		tables = append(tables, client.WithTable(m, columns(m)...))
 	}
 	if _, err := c.Monitor(ctx, c.NewMonitor(tables...)); err != nil {

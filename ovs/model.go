@@ -15,6 +15,7 @@ type OpenvSwitch struct {
 	DPDKInitialized bool              `ovsdb:"dpdk_initialized"`
 	DPDKVersion     *string           `ovsdb:"dpdk_version"`
 	OVSVersion      *string           `ovsdb:"ovs_version"`
+	ManagerOptions  []string          `ovsdb:"manager_options"`
 }
 
 // BridgeRow is a row of the Bridge table.
@@ -23,6 +24,8 @@ type BridgeRow struct {
 	Name         string            `ovsdb:"name"`
 	Ports        []string          `ovsdb:"ports"`
 	Mirrors      []string          `ovsdb:"mirrors"`
+	Controller   []string          `ovsdb:"controller"`
+	FailMode     *string           `ovsdb:"fail_mode"`
 	DatapathType string            `ovsdb:"datapath_type"`
 	OtherConfig  map[string]string `ovsdb:"other_config"`
 	ExternalIDs  map[string]string `ovsdb:"external_ids"`
@@ -33,6 +36,8 @@ type PortRow struct {
 	UUID        string            `ovsdb:"_uuid"`
 	Name        string            `ovsdb:"name"`
 	Interfaces  []string          `ovsdb:"interfaces"`
+	Tag         *int              `ovsdb:"tag"`
+	Trunks      []int             `ovsdb:"trunks"`
 	ExternalIDs map[string]string `ovsdb:"external_ids"`
 }
 
@@ -60,6 +65,20 @@ type MirrorRow struct {
 	ExternalIDs   map[string]string `ovsdb:"external_ids"`
 }
 
+// ControllerRow is a row of the Controller table: an OpenFlow controller of a bridge.
+type ControllerRow struct {
+	UUID        string `ovsdb:"_uuid"`
+	Target      string `ovsdb:"target"`
+	IsConnected bool   `ovsdb:"is_connected"`
+}
+
+// ManagerRow is a row of the Manager table: an OVSDB manager connection.
+type ManagerRow struct {
+	UUID        string `ovsdb:"_uuid"`
+	Target      string `ovsdb:"target"`
+	IsConnected bool   `ovsdb:"is_connected"`
+}
+
 // dbModel is the client model of the Open_vSwitch database.
 func dbModel() (model.ClientDBModel, error) {
 	return model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
@@ -68,5 +87,7 @@ func dbModel() (model.ClientDBModel, error) {
 		"Port":         &PortRow{},
 		"Interface":    &InterfaceRow{},
 		"Mirror":       &MirrorRow{},
+		"Controller":   &ControllerRow{},
+		"Manager":      &ManagerRow{},
 	})
 }

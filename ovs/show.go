@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
@@ -19,19 +20,25 @@ type ShowInterface struct {
 // ShowPort is a port as `ovs show --json` prints it.
 type ShowPort struct {
 	Name       string          `json:"name"`
+	Tag        *int            `json:"tag,omitempty"`
+	Trunks     []int           `json:"trunks,omitempty"`
 	Interfaces []ShowInterface `json:"interfaces"`
 }
 
 // ShowBridge is a bridge as `ovs show --json` prints it.
 type ShowBridge struct {
-	Name         string     `json:"name"`
-	DatapathType string     `json:"datapath_type"`
-	Ports        []ShowPort `json:"ports"`
-	Mirrors      []Mirror   `json:"mirrors,omitempty"`
+	Name         string       `json:"name"`
+	Controllers  []Controller `json:"controllers,omitempty"`
+	FailMode     string       `json:"fail_mode,omitempty"`
+	DatapathType string       `json:"datapath_type"`
+	Ports        []ShowPort   `json:"ports"`
+	Mirrors      []Mirror     `json:"mirrors,omitempty"`
 }
 
 // Show is what `ovs show --json` prints: the state with every error explained.
 type Show struct {
+	UUID            string       `json:"uuid,omitempty"`
+	Managers        []Controller `json:"managers,omitempty"`
 	OVSVersion      string       `json:"ovs_version"`
 	DPDKInitialized bool         `json:"dpdk_initialized"`
 	DPDKVersion     string       `json:"dpdk_version"`
@@ -40,13 +47,13 @@ type Show struct {
 
 // NewShow explains st's errors with the host's facts (which may be nil).
 func NewShow(st *State, f *check.Facts) *Show {
-	s := &Show{OVSVersion: st.OVSVersion, DPDKInitialized: st.DPDKInitialized, DPDKVersion: st.DPDKVersion, Bridges: []ShowBridge{}}
+	s := &Show{UUID: st.UUID, Managers: st.Managers, OVSVersion: st.OVSVersion, DPDKInitialized: st.DPDKInitialized, DPDKVersion: st.DPDKVersion, Bridges: []ShowBridge{}}
 	for bi := range st.Bridges {
 		b := &st.Bridges[bi]
-		sb := ShowBridge{Name: b.Name, DatapathType: b.DatapathType, Ports: []ShowPort{}, Mirrors: b.Mirrors}
+		sb := ShowBridge{Name: b.Name, Controllers: b.Controllers, FailMode: b.FailMode, DatapathType: b.DatapathType, Ports: []ShowPort{}, Mirrors: b.Mirrors}
 		for pi := range b.Ports {
 			p := &b.Ports[pi]
-			sp := ShowPort{Name: p.Name, Interfaces: []ShowInterface{}}
+			sp := ShowPort{Name: p.Name, Tag: p.Tag, Trunks: p.Trunks, Interfaces: []ShowInterface{}}
 			for ii := range p.Interfaces {
 				i := &p.Interfaces[ii]
 				sp.Interfaces = append(sp.Interfaces, ShowInterface{Interface: *i, Explanation: Explain(st, b, i, f)})
@@ -58,64 +65,205 @@ func NewShow(st *State, f *check.Facts) *Show {
 	return s
 }
 
-// WriteText prints the state the way `ovs-vsctl show` does, with explanations under errors.
-func (s *Show) WriteText(w io.Writer) error {
+// ExplainMark starts every line of ours in WriteText's output, so that a reader (or a diff
+// against ovs-vsctl show) tells them from OVS's own.
+const ExplainMark = "=> "
+
+// WriteText prints the state the way `ovs-vsctl show` does, with explanations under errors
+// (lines starting with ExplainMark after the indent).
+func (s *Show) WriteText(w io.Writer) error { return s.write(w, true) }
+
+// WriteVsctl prints exactly what `ovs-vsctl show` would print for the state: no explanations.
+func (s *Show) WriteVsctl(w io.Writer) error { return s.write(w, false) }
+
+// write follows ovs-vsctl's cmd_show: the root row's UUID, then per row its name and those
+// columns of Open_vSwitch (manager_options, bridges, ovs_version), Bridge (controller,
+// fail_mode, datapath_type, ports), Port (tag, trunks, interfaces), Interface (type, options,
+// error), Controller and Manager (is_connected) that hold other than their default value,
+// indented by four spaces a level, values in OVSDB's own syntax.
+func (s *Show) write(w io.Writer, explain bool) error {
 	var b strings.Builder
+	Atom, Map := Atom, Map
+	if oldQuoting(s.OVSVersion) {
+		Atom = func(v string) string {
+			if needsQuotes(v) || strings.ContainsAny(v, "0123456789") {
+				return jsonString(v)
+			}
+			return v
+		}
+		Map = func(m map[string]string) string { return formatMap(m, Atom) }
+	}
+	if s.UUID != "" {
+		b.WriteString(s.UUID + "\n")
+	} else if explain {
+		b.WriteString(ExplainMark + "(the snapshot does not carry the Open_vSwitch row's UUID)\n")
+	}
+	ctrl := func(indent, kind string, cs []Controller) {
+		for _, c := range cs {
+			fmt.Fprintf(&b, "%s%s %s\n", indent, kind, Atom(c.Target))
+			if c.IsConnected {
+				fmt.Fprintf(&b, "%s    is_connected: true\n", indent)
+			}
+		}
+	}
+	ctrl("    ", "Manager", s.Managers)
 	for _, br := range s.Bridges {
-		fmt.Fprintf(&b, "    Bridge %s\n", quote(br.Name))
-		if br.DatapathType != "" {
-			fmt.Fprintf(&b, "        datapath_type: %s\n", esc.Text(br.DatapathType))
+		fmt.Fprintf(&b, "    Bridge %s\n", Atom(br.Name))
+		ctrl("        ", "Controller", br.Controllers)
+		if br.FailMode != "" {
+			fmt.Fprintf(&b, "        fail_mode: %s\n", Atom(br.FailMode))
+		}
+		// 2.9 did not print datapath_type (the seed's netdev bridge shows none); 3.1 does.
+		if br.DatapathType != "" && !oldQuoting(s.OVSVersion) {
+			fmt.Fprintf(&b, "        datapath_type: %s\n", Atom(br.DatapathType))
 		}
 		for _, p := range br.Ports {
-			fmt.Fprintf(&b, "        Port %s\n", quote(p.Name))
+			fmt.Fprintf(&b, "        Port %s\n", Atom(p.Name))
+			if p.Tag != nil {
+				fmt.Fprintf(&b, "            tag: %d\n", *p.Tag)
+			}
+			if len(p.Trunks) > 0 {
+				t := make([]string, len(p.Trunks))
+				for i, v := range p.Trunks {
+					t[i] = strconv.Itoa(v)
+				}
+				fmt.Fprintf(&b, "            trunks: [%s]\n", strings.Join(t, ", "))
+			}
 			for _, i := range p.Interfaces {
-				fmt.Fprintf(&b, "            Interface %s\n", quote(i.Name))
+				fmt.Fprintf(&b, "            Interface %s\n", Atom(i.Name))
 				if i.Type != "" {
-					fmt.Fprintf(&b, "                type: %s\n", esc.Text(i.Type))
+					fmt.Fprintf(&b, "                type: %s\n", Atom(i.Type))
 				}
 				if len(i.Options) > 0 {
-					keys := make([]string, 0, len(i.Options))
-					for k := range i.Options {
-						keys = append(keys, k)
-					}
-					sort.Strings(keys)
-					var kv []string
-					for _, k := range keys {
-						kv = append(kv, esc.Text(k)+"="+quote(i.Options[k]))
-					}
-					fmt.Fprintf(&b, "                options: {%s}\n", strings.Join(kv, ", "))
+					fmt.Fprintf(&b, "                options: %s\n", Map(i.Options))
 				}
 				if i.Error != "" {
-					fmt.Fprintf(&b, "                error: %q\n", i.Error)
+					fmt.Fprintf(&b, "                error: %s\n", Atom(i.Error))
 				}
-				if e := i.Explanation; e != nil {
-					fmt.Fprintf(&b, "                => cause: %s\n", esc.Text(e.Cause))
+				if e := i.Explanation; e != nil && explain {
+					fmt.Fprintf(&b, "                %scause: %s\n", ExplainMark, esc.Text(e.Cause))
 					if e.Detail != "" {
-						fmt.Fprintf(&b, "                   why: %s\n", esc.Text(e.Detail))
+						fmt.Fprintf(&b, "                %swhy: %s\n", ExplainMark, esc.Text(e.Detail))
 					}
 					for _, r := range e.Remedy {
-						fmt.Fprintf(&b, "                   fix: %s\n", esc.Text(r))
+						fmt.Fprintf(&b, "                %sfix: %s\n", ExplainMark, esc.Text(r))
 					}
 				}
 			}
 		}
 	}
 	if s.OVSVersion != "" {
-		fmt.Fprintf(&b, "    ovs_version: %q\n", s.OVSVersion)
+		fmt.Fprintf(&b, "    ovs_version: %s\n", Atom(s.OVSVersion))
+	}
+	if explain && len(s.Bridges) == 0 {
+		b.WriteString("    " + ExplainMark + "no bridges: the database is empty\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-// quote quotes a name as ovs-vsctl does: only when it is not a plain identifier.
-func quote(s string) string {
-	for _, r := range s {
-		if !(r == '_' || r == '-' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return fmt.Sprintf("%q", s)
-		}
+// oldQuoting reports whether an OVS version quotes every string with a digit in it: the seed's
+// 2.9.0 printed Port "dpdk-p0", 3.1 prints Port dpdk-p0 (ovsdb-data.c's string_needs_quotes
+// learned isdigit in between; 2.10 is taken as the first that did).
+func oldQuoting(version string) bool {
+	var major, minor int
+	if n, _ := fmt.Sscanf(version, "%d.%d", &major, &minor); n != 2 {
+		return false
 	}
-	if s == "" {
-		return `""`
+	return major < 2 || major == 2 && minor < 10
+}
+
+// Atom formats a string as OVSDB prints one (ovsdb-data.c): bare when it is an identifier
+// (a letter or '_', then letters, digits, '_', '-' and '.') that cannot be read as another
+// type (true, false, a UUID); otherwise as a JSON string.
+func Atom(s string) string {
+	if needsQuotes(s) {
+		return jsonString(s)
 	}
 	return s
+}
+
+func needsQuotes(s string) bool {
+	if s == "" {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		alpha := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		digit := c >= '0' && c <= '9'
+		if i == 0 && !alpha && c != '_' || i > 0 && !alpha && !digit && c != '_' && c != '-' && c != '.' {
+			return true
+		}
+	}
+	return s == "true" || s == "false" || isUUID(s)
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// jsonString quotes s as OVS's JSON serializer does: backslash escapes for '"', '\\' and
+// control characters, every other byte as it is.
+func jsonString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			if c < 0x20 {
+				fmt.Fprintf(&b, `\u%04x`, c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// Map formats a string map as OVSDB prints one: {key=value, ...} sorted by key, each side an
+// Atom.
+func Map(m map[string]string) string { return formatMap(m, Atom) }
+
+func formatMap(m map[string]string, atom func(string) string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	kv := make([]string, len(keys))
+	for i, k := range keys {
+		kv[i] = atom(k) + "=" + atom(m[k])
+	}
+	return "{" + strings.Join(kv, ", ") + "}"
 }

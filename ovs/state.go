@@ -15,6 +15,8 @@ import (
 // `ovs-vsctl show` prints, plus the DPDK settings of the Open_vSwitch row. It is also the form
 // in which a captured host tree carries OVS (SnapshotFile).
 type State struct {
+	UUID            string            `json:"uuid,omitempty"` // the Open_vSwitch row's, ovs-vsctl show's first line
+	Managers        []Controller      `json:"managers,omitempty"`
 	OVSVersion      string            `json:"ovs_version"`
 	DPDKInit        string            `json:"dpdk_init"` // other_config:dpdk-init: "true", "try", "false" or ""
 	DPDKInitialized bool              `json:"dpdk_initialized"`
@@ -26,6 +28,8 @@ type State struct {
 // Bridge is a bridge with its ports.
 type Bridge struct {
 	Name         string            `json:"name"`
+	Controllers  []Controller      `json:"controllers,omitempty"`
+	FailMode     string            `json:"fail_mode,omitempty"` // "standalone", "secure" or "" (OVS's default: standalone)
 	DatapathType string            `json:"datapath_type"`
 	OtherConfig  map[string]string `json:"other_config,omitempty"`
 	Ports        []Port            `json:"ports"`
@@ -35,8 +39,17 @@ type Bridge struct {
 // Port is a port with its interfaces.
 type Port struct {
 	Name        string            `json:"name"`
+	Tag         *int              `json:"tag,omitempty"`    // access VLAN
+	Trunks      []int             `json:"trunks,omitempty"` // trunked VLANs; none means all
 	Interfaces  []Interface       `json:"interfaces"`
 	ExternalIDs map[string]string `json:"external_ids,omitempty"`
+}
+
+// Controller is an OpenFlow controller of a bridge or an OVSDB manager: its target and
+// whether OVS is connected to it.
+type Controller struct {
+	Target      string `json:"target"`
+	IsConnected bool   `json:"is_connected"`
 }
 
 // Interface is an interface's configuration and status.
@@ -70,6 +83,8 @@ type tables struct {
 	ports   []PortRow
 	ifaces  []InterfaceRow
 	mirrors []MirrorRow
+	ctrls   []ControllerRow
+	mgrs    []ManagerRow
 }
 
 func (c *Client) tables(ctx context.Context) (*tables, error) {
@@ -90,6 +105,12 @@ func (c *Client) tables(ctx context.Context) (*tables, error) {
 	if t.mirrors, err = list[MirrorRow](ctx, c); err != nil {
 		return nil, err
 	}
+	if t.ctrls, err = list[ControllerRow](ctx, c); err != nil {
+		return nil, err
+	}
+	if t.mgrs, err = list[ManagerRow](ctx, c); err != nil {
+		return nil, err
+	}
 	return &t, nil
 }
 
@@ -102,7 +123,9 @@ func (c *Client) Read(ctx context.Context) (*State, error) {
 	if len(t.roots) == 0 {
 		return nil, fmt.Errorf("OVSDB %s: the Open_vSwitch table is empty (run ovs-vsctl init)", c.db)
 	}
-	return assemble(t.roots[0], t.bridges, t.ports, t.ifaces, t.mirrors), nil
+	st := assemble(t.roots[0], t.bridges, t.ports, t.ifaces, t.mirrors)
+	link(st, t)
+	return st, nil
 }
 
 func deref(s *string) string {
@@ -127,6 +150,17 @@ func assemble(root OpenvSwitch, bridges []BridgeRow, ports []PortRow, ifaces []I
 	for _, m := range mirrors {
 		mirBy[m.UUID] = m
 	}
+	// ovs-vsctl show lists every set of rows in UUID order (an OVSDB set is sorted): so do we.
+	puuid, iuuid, buuid := map[string]string{}, map[string]string{}, map[string]string{}
+	for _, p := range ports {
+		puuid[p.Name] = p.UUID
+	}
+	for _, i := range ifaces {
+		iuuid[i.Name] = i.UUID
+	}
+	for _, b := range bridges {
+		buuid[b.Name] = b.UUID
+	}
 	inRoot := map[string]bool{}
 	for _, b := range root.Bridges {
 		inRoot[b] = true
@@ -135,13 +169,13 @@ func assemble(root OpenvSwitch, bridges []BridgeRow, ports []PortRow, ifaces []I
 		if !inRoot[b.UUID] {
 			continue
 		}
-		br := Bridge{Name: b.Name, DatapathType: b.DatapathType, OtherConfig: b.OtherConfig, Ports: []Port{}}
+		br := Bridge{Name: b.Name, FailMode: deref(b.FailMode), DatapathType: b.DatapathType, OtherConfig: b.OtherConfig, Ports: []Port{}}
 		for _, pu := range b.Ports {
 			p, ok := portBy[pu]
 			if !ok {
 				continue
 			}
-			port := Port{Name: p.Name, ExternalIDs: p.ExternalIDs, Interfaces: []Interface{}}
+			port := Port{Name: p.Name, Tag: p.Tag, Trunks: sortedInts(p.Trunks), ExternalIDs: p.ExternalIDs, Interfaces: []Interface{}}
 			for _, iu := range p.Interfaces {
 				i, ok := ifBy[iu]
 				if !ok {
@@ -150,10 +184,10 @@ func assemble(root OpenvSwitch, bridges []BridgeRow, ports []PortRow, ifaces []I
 				port.Interfaces = append(port.Interfaces, Interface{Name: i.Name, Type: i.Type, Options: i.Options, Error: deref(i.Error),
 					OFPort: i.OFPort, LinkState: deref(i.LinkState), ExternalIDs: i.ExternalIDs})
 			}
-			sort.Slice(port.Interfaces, func(x, y int) bool { return port.Interfaces[x].Name < port.Interfaces[y].Name })
+			sortByUUID(port.Interfaces, iuuid)
 			br.Ports = append(br.Ports, port)
 		}
-		sort.Slice(br.Ports, func(x, y int) bool { return br.Ports[x].Name < br.Ports[y].Name })
+		sortByUUID(br.Ports, puuid)
 		for _, mu := range b.Mirrors {
 			if m, ok := mirBy[mu]; ok {
 				out := ""
@@ -165,8 +199,71 @@ func assemble(root OpenvSwitch, bridges []BridgeRow, ports []PortRow, ifaces []I
 		}
 		st.Bridges = append(st.Bridges, br)
 	}
-	sort.Slice(st.Bridges, func(x, y int) bool { return st.Bridges[x].Name < st.Bridges[y].Name })
+	sortByUUID(st.Bridges, buuid)
 	return st
+}
+
+// sortByUUID sorts bridges, ports or interfaces by their rows' UUIDs, given by name.
+func sortByUUID[T interface{ Bridge | Port | Interface }](v []T, uuid map[string]string) {
+	name := func(x T) string {
+		switch x := any(x).(type) {
+		case Bridge:
+			return x.Name
+		case Port:
+			return x.Name
+		case Interface:
+			return x.Name
+		}
+		return ""
+	}
+	sort.SliceStable(v, func(x, y int) bool { return uuid[name(v[x])] < uuid[name(v[y])] })
+}
+
+// link adds what assemble leaves out: the root's UUID, its managers and the bridges'
+// controllers, in ovs-vsctl show's order (by UUID).
+func link(st *State, t *tables) {
+	root := t.roots[0]
+	st.UUID = root.UUID
+	mgrBy := map[string]ManagerRow{}
+	for _, m := range t.mgrs {
+		mgrBy[m.UUID] = m
+	}
+	ctrlBy := map[string]ControllerRow{}
+	for _, c := range t.ctrls {
+		ctrlBy[c.UUID] = c
+	}
+	// manager_options holds Manager rows.
+	for _, u := range sortedStrings(root.ManagerOptions) {
+		if m, ok := mgrBy[u]; ok {
+			st.Managers = append(st.Managers, Controller{Target: m.Target, IsConnected: m.IsConnected})
+		}
+	}
+	brBy := map[string]BridgeRow{}
+	for _, b := range t.bridges {
+		brBy[b.Name] = b
+	}
+	for i := range st.Bridges {
+		for _, u := range sortedStrings(brBy[st.Bridges[i].Name].Controller) {
+			if c, ok := ctrlBy[u]; ok {
+				st.Bridges[i].Controllers = append(st.Bridges[i].Controllers, Controller{Target: c.Target, IsConnected: c.IsConnected})
+			}
+		}
+	}
+}
+
+func sortedStrings(v []string) []string {
+	out := append([]string(nil), v...)
+	sort.Strings(out)
+	return out
+}
+
+func sortedInts(v []int) []int {
+	if len(v) == 0 {
+		return nil
+	}
+	out := append([]int(nil), v...)
+	sort.Ints(out)
+	return out
 }
 
 // SnapshotFile is where a captured host tree keeps the OVS state.

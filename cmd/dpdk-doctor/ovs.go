@@ -109,7 +109,7 @@ func newOVS(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "ovs", Short: "Read and change Open vSwitch natively, with every Interface error explained"}
 	addDBFlagsPersistent(cmd)
 
-	var asJSON bool
+	var asJSON, plain bool
 	show := &cobra.Command{
 		Use:   "show",
 		Short: "Bridges, ports and interfaces like `ovs-vsctl show`, with errors explained",
@@ -133,10 +133,14 @@ func newOVS(g *globals) *cobra.Command {
 			if asJSON {
 				return writeJSON(s)
 			}
+			if plain {
+				return s.WriteVsctl(os.Stdout)
+			}
 			return s.WriteText(os.Stdout)
 		},
 	}
 	show.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
+	show.Flags().BoolVar(&plain, "plain", false, "print exactly what ovs-vsctl show would, without explanations")
 
 	var devargs, typ string
 	var force bool

@@ -70,7 +70,7 @@ func newTraffic(g *globals) *cobra.Command {
 	}
 	cmd.Flags().IntVarP(&o.Count, "count", "c", 0, "stop after N frames (default: no limit)")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", 30*time.Second, "stop after this long (0: until Ctrl-C)")
-	cmd.Flags().StringVar(&filter, "filter", "", "capture filter: stp, vlan [N], ether host|src|dst MAC, ether proto N|arp|ip|ip6, arp, ip, ip6, lldp, and/or/not, ( )")
+	cmd.Flags().StringVar(&filter, "filter", "", "capture filter: stp, vlan [N], ether host|src|dst MAC, ether proto N|arp|ip|ip6, arp, ip, ip6, lldp, [ip|ip6] [src|dst] host|net ADDR[/LEN], [tcp|udp] [src|dst] port|portrange N[-M], tcp, udp, icmp, icmp6, ip proto N, and/or/not, ( )")
 	cmd.Flags().StringVarP(&o.Write, "write", "w", "", "also write the frames to `FILE.pcap` (flushed frame by frame); - writes pcap to standard output instead of lines, as tcpdump -w -")
 	cmd.Flags().BoolVar(&o.CleanupStale, "cleanup-stale", false, "first remove what earlier, dead traffic runs left (as `dpdk-doctor cleanup` does)")
 	cmd.Flags().StringSliceVar(&o.SelectPort, "select-port", nil, "mirror only these ports (default: every port)")

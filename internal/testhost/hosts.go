@@ -272,7 +272,7 @@ func seedOVS(failing bool) string {
   "dpdk_version": "DPDK 17.11.3",
   "other_config": {"dpdk-init": "true", "dpdk-socket-mem": "1024,1024", "pmd-cpu-mask": "0x6"},
   "bridges": [
-    {"name": "br-provider", "datapath_type": "netdev", "ports": [
+    {"name": "br-provider", "controllers": [{"target": "tcp:127.0.0.1:6633", "is_connected": true}], "fail_mode": "secure", "datapath_type": "netdev", "ports": [
       {"name": "br-provider", "interfaces": [{"name": "br-provider", "type": "internal", "ofport": 65534}]},
       {"name": "dpdk-p0", "interfaces": [` + dpdk + `]},
       {"name": "phy-br-provider", "interfaces": [{"name": "phy-br-provider", "type": "patch", "options": {"peer": "int-br-provider"}, "ofport": 1}]}
