@@ -384,8 +384,9 @@ func TestBadUsage(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2 with %q: %s", c.args, code, c.want, stderr)
 		}
 	}
-	if out, _, code := runBin(t, "fix"); code != 0 || !strings.Contains(out, "rmrr") {
-		t.Errorf("fix alone shows its commands: exit %d %s", code, out)
+	// fix alone is bad usage too, and names the remedies there are.
+	if _, stderr, code := runBin(t, "fix"); code != 2 || !strings.Contains(stderr, "rmrr") {
+		t.Errorf("fix alone: exit %d, want 2 naming the remedies: %s", code, stderr)
 	}
 }
 

@@ -91,17 +91,17 @@ func TestSandbox(t *testing.T) {
 	// What a dead traffic run leaves: a tagged port (a veth end) with a select-all mirror on
 	// it, and the veth pair with its alias.
 	dead := strconv.Itoa(deadPID(t))
-	vethPair(t, "ddsbx0", "ddsbx1")
-	if out, err := exec.Command("ip", "link", "set", "ddsbx0", "alias", "dpdk-doctor traffic pid="+dead).CombinedOutput(); err != nil {
+	vethPair(t, "ddc5bd0c0a0", "ddb5bd0c0a0")
+	if out, err := exec.Command("ip", "link", "set", "ddc5bd0c0a0", "alias", "dpdk-doctor traffic pid="+dead).CombinedOutput(); err != nil {
 		t.Fatalf("ip link set alias: %v %s", err, out)
 	}
-	if _, err := in.Vsctl("add-port", sbxBridge, "ddsbx1", "--", "set", "Port", "ddsbx1", "external_ids:dpdk-doctor=traffic", "external_ids:dpdk-doctor-pid="+dead,
-		"--", "--id=@p", "get", "Port", "ddsbx1", "--", "--id=@m", "create", "Mirror", "name=ddsbx-m", "select_all=true", "output_port=@p",
+	if _, err := in.Vsctl("add-port", sbxBridge, "ddb5bd0c0a0", "--", "set", "Port", "ddb5bd0c0a0", "external_ids:dpdk-doctor=traffic", "external_ids:dpdk-doctor-pid="+dead,
+		"--", "--id=@p", "get", "Port", "ddb5bd0c0a0", "--", "--id=@m", "create", "Mirror", "name=ddsbx-m", "select_all=true", "output_port=@p",
 		"external_ids:dpdk-doctor=traffic", "external_ids:dpdk-doctor-pid="+dead, "--", "add", "Bridge", sbxBridge, "mirrors", "@m"); err != nil {
 		t.Fatal(err)
 	}
 	// The leftovers are real ones: check on this host reports them (cleanup would remove them).
-	if out, _, _ := runBin(t, "check", "--db", in.DB, "--json"); !strings.Contains(out, "mirror ddsbx-m on "+sbxBridge) || !strings.Contains(out, "veth ddsbx0") {
+	if out, _, _ := runBin(t, "check", "--db", in.DB, "--json"); !strings.Contains(out, "mirror ddsbx-m on "+sbxBridge) || !strings.Contains(out, "veth ddc5bd0c0a0") {
 		t.Fatalf("check should see the planted leftovers:\n%s", out)
 	}
 
@@ -112,7 +112,7 @@ func TestSandbox(t *testing.T) {
 	commands := [][]string{
 		{"ovs", "add-port", sbxBridge, "sbx-new", "--devargs", "net_tap5", "--db", in.DB},
 		{"ovs", "add-port", sbxBridge, "sbx-new", "--devargs", "0000:03:00.0", "--db", in.DB, "--force"},
-		{"ovs", "del-port", sbxBridge, "ddsbx1", "--db", in.DB},
+		{"ovs", "del-port", sbxBridge, "ddb5bd0c0a0", "--db", in.DB},
 		{"cleanup", "--db", in.DB, "--force"},
 		{"traffic", sbxBridge, "--db", in.DB, "--timeout", "1s"},
 		append([]string{"fix", "rmrr", "0000:03:00.0", "--apply"}, fixFlags...),
@@ -145,7 +145,7 @@ func TestSandbox(t *testing.T) {
 	if _, err := os.Stat(stateDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the state dir was touched: %v", err)
 	}
-	if _, err := os.Stat("/sys/class/net/ddsbx0"); err != nil {
+	if _, err := os.Stat("/sys/class/net/ddc5bd0c0a0"); err != nil {
 		t.Errorf("the leftover veth was removed: %v", err)
 	}
 
@@ -167,7 +167,7 @@ func TestSandbox(t *testing.T) {
 	if _, err := os.Stat(stateDir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a dry run touched the state dir: %v", err)
 	}
-	in.Vsctl("--if-exists", "del-port", sbxBridge, "ddsbx1", "--", "--if-exists", "clear", "Bridge", sbxBridge, "mirrors")
+	in.Vsctl("--if-exists", "del-port", sbxBridge, "ddb5bd0c0a0", "--", "--if-exists", "clear", "Bridge", sbxBridge, "mirrors")
 }
 
 // TestBadSnapshot: a tree whose OVS snapshot is not one is bad input: exit 2, naming the file.
