@@ -120,6 +120,9 @@ func Catalog(name, fixtures string) (*Host, error) {
 	case "amd":
 		return amd(), nil
 	}
+	if f, ok := moreHosts[name]; ok {
+		return f(), nil
+	}
 	return nil, fmt.Errorf("no test host called %q", name)
 }
 
