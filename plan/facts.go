@@ -60,7 +60,7 @@ func ReadOVS(c *ovsrpc.Conn) ([]OVSPort, map[string]string, error) {
 	}
 	var rows []map[string]json.RawMessage
 	if err := ovsrpc.Rows(res[0], &rows); err != nil {
-		return nil, nil, fmt.Errorf("Interface rows: %w", err)
+		return nil, nil, fmt.Errorf("reading the Interface rows: %w", err)
 	}
 	var ports []OVSPort
 	for _, r := range rows {
@@ -68,7 +68,7 @@ func ReadOVS(c *ovsrpc.Conn) ([]OVSPort, map[string]string, error) {
 		json.Unmarshal(r["name"], &p.Interface)
 		opts, err := ovsrpc.Map(r["options"])
 		if err != nil {
-			return nil, nil, fmt.Errorf("Interface %s options: %w", p.Interface, err)
+			return nil, nil, fmt.Errorf("the options of Interface %s: %w", p.Interface, err)
 		}
 		if p.Addr = DevargsAddress(opts["dpdk-devargs"]); p.Addr == "" {
 			continue
