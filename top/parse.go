@@ -224,3 +224,61 @@ func ParsePerf(text string) ([]Perf, error) {
 	}
 	return out, nil
 }
+
+// ParseDpctl reads `ovs-appctl dpctl/show -s` text: per datapath port, the counters the
+// datapath reads live from the device (netdev_get_stats), keyed as the Interface statistics
+// column keys them (rx_packets, rx_errors, rx_dropped, rx_over_err, rx_frame_err, tx_packets,
+// tx_errors, tx_dropped, collisions, rx_bytes, tx_bytes). A "?" (not available) is left out.
+func ParseDpctl(text string) (map[string]map[string]uint64, error) {
+	if len(text) > MaxText {
+		return nil, fmt.Errorf("dpctl/show: %d bytes, more than %d", len(text), MaxText)
+	}
+	out := map[string]map[string]uint64{}
+	var cur map[string]uint64
+	names := map[string]map[string]string{
+		"RX": {"packets": "rx_packets", "errors": "rx_errors", "dropped": "rx_dropped", "overrun": "rx_over_err", "frame": "rx_frame_err", "bytes": "rx_bytes"},
+		"TX": {"packets": "tx_packets", "errors": "tx_errors", "dropped": "tx_dropped", "aborted": "tx_aborted_errors", "carrier": "tx_carrier_errors", "bytes": "tx_bytes"},
+	}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 4096), MaxText)
+	for n := 1; sc.Scan(); n++ {
+		s := strings.TrimSpace(sc.Text())
+		if rest, ok := strings.CutPrefix(s, "port "); ok {
+			_, after, ok := strings.Cut(rest, ": ")
+			f := strings.Fields(after)
+			if !ok || len(f) == 0 {
+				return nil, fmt.Errorf("dpctl/show line %d: %q: want \"port N: NAME (TYPE...)\"", n, s)
+			}
+			cur = map[string]uint64{}
+			out[f[0]] = cur
+			continue
+		}
+		if cur == nil {
+			continue // the datapath's own lines
+		}
+		dir := ""
+		for _, f := range strings.Fields(s) {
+			if f == "RX" || f == "TX" {
+				dir = f
+				continue
+			}
+			k, v, ok := strings.Cut(f, ":")
+			if !ok || v == "?" || v == "" {
+				continue
+			}
+			x, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				continue // "(1.2 KiB)" after a byte count
+			}
+			if k == "collisions" {
+				cur["collisions"] = x
+			} else if key, ok := names[dir][k]; ok {
+				cur[key] = x
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("dpctl/show: %w", err)
+	}
+	return out, nil
+}

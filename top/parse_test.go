@@ -23,6 +23,7 @@ func TestGolden(t *testing.T) {
 		{"pmd-stats-show", func(s string) (any, error) { return ParseStats(s) }},
 		{"pmd-rxq-show", func(s string) (any, error) { return ParseRxqs(s) }},
 		{"pmd-perf-show", func(s string) (any, error) { return ParsePerf(s) }},
+		{"dpctl-show", func(s string) (any, error) { return ParseDpctl(s) }},
 	} {
 		text, err := os.ReadFile(filepath.Join("testdata", c.file+".txt"))
 		if err != nil {
@@ -165,5 +166,44 @@ func FuzzParsePerf(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		ParsePerf(s)
+	})
+}
+
+const dpctl31 = `netdev@ovs-netdev:
+  lookups: hit:5990 missed:10 lost:0
+  flows: 2
+  port 0: ovs-netdev (tap)
+    RX packets:0 errors:0 dropped:0 overrun:0 frame:0
+    TX packets:0 errors:0 dropped:0 aborted:0 carrier:0
+    collisions:0
+    RX bytes:0  TX bytes:0
+  port 1: dpdk-top0 (dpdk: configured_rx_queues=1, configured_rxq_descriptors=2048, mtu=2000)
+    RX packets:6000 errors:0 dropped:0 overrun:? frame:?
+    TX packets:0 errors:0 dropped:0 aborted:? carrier:?
+    collisions:?
+    RX bytes:504000 (492.2 KiB)  TX bytes:0
+`
+
+func TestParseDpctl(t *testing.T) {
+	m, err := ParseDpctl(dpctl31)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := m["dpdk-top0"]
+	if p["rx_packets"] != 6000 || p["rx_bytes"] != 504000 || p["tx_dropped"] != 0 || len(m) != 2 {
+		t.Fatalf("%v", m)
+	}
+	if _, ok := p["rx_over_err"]; ok {
+		t.Error("a ? counter was kept")
+	}
+	if _, err := ParseDpctl("  port 3:\n"); err == nil {
+		t.Error("a port line without a name: no error")
+	}
+}
+
+func FuzzParseDpctl(f *testing.F) {
+	f.Add(dpctl31)
+	f.Fuzz(func(t *testing.T, s string) {
+		ParseDpctl(s)
 	})
 }

@@ -23,7 +23,13 @@ type Port struct {
 	MTU       int               `json:"mtu"`
 	Stats     map[string]uint64 `json:"statistics"`
 	Error     string            `json:"error,omitempty"`
+	Live      bool              `json:"live"` // the datapath's counters were read live
 }
+
+// liveKeys are the counters dpctl/show -s reads live; the others come from OVSDB's statistics
+// column, which OVS refreshes every 5 s.
+var liveKeys = map[string]bool{"rx_packets": true, "tx_packets": true, "rx_bytes": true, "tx_bytes": true, "rx_errors": true, "tx_errors": true,
+	"rx_dropped": true, "tx_dropped": true, "rx_over_err": true, "rx_frame_err": true, "collisions": true, "tx_aborted_errors": true, "tx_carrier_errors": true}
 
 // Sample is one reading.
 type Sample struct {
@@ -104,6 +110,23 @@ func Read(ctx context.Context, src Source) (*Sample, error) {
 	if text, err = ctl.Appctl("dpif-netdev/pmd-perf-show"); err == nil {
 		s.Perf, _ = ParsePerf(text) // informational: its detailed form varies
 	}
+	// The statistics column is refreshed every 5 s at most (other_config:stats-update-interval
+	// has a 5000 ms floor): the datapath's own counters are read live.
+	if text, err = ctl.Appctl("dpctl/show", "-s"); err != nil {
+		return nil, fmt.Errorf("ovs-vswitchd %s: %w", src.Ctl, err)
+	}
+	live, err := ParseDpctl(text)
+	if err != nil {
+		return nil, err
+	}
+	for i := range s.Ports {
+		if l, ok := live[s.Ports[i].Name]; ok {
+			for k, v := range l {
+				s.Ports[i].Stats[k] = v
+			}
+			s.Ports[i].Live = true
+		}
+	}
 	return s, nil
 }
 
@@ -138,7 +161,7 @@ func isDrop(k string) bool {
 	if _, ok := DropKeys[k]; ok {
 		return true
 	}
-	return strings.HasSuffix(k, "_drops") || strings.HasSuffix(k, "_dropped") || strings.HasSuffix(k, "_errors") || strings.HasSuffix(k, "missed")
+	return strings.HasSuffix(k, "_drops") || strings.HasSuffix(k, "_dropped") || strings.HasSuffix(k, "_errors") || strings.HasSuffix(k, "_err") || strings.HasSuffix(k, "missed")
 }
 
 // PortRate is a port between two samples.
@@ -151,8 +174,8 @@ type PortRate struct {
 	TxPPS     float64            `json:"tx_pps"`
 	RxBPS     float64            `json:"rx_bytes_per_s"`
 	TxBPS     float64            `json:"tx_bytes_per_s"`
-	Drops     map[string]uint64  `json:"drops"`      // every drop counter, cumulative, nonzero
-	DropRates map[string]float64 `json:"drop_rates"` // per second between the samples, nonzero
+	Drops     map[string]uint64  `json:"drops"`      // every drop counter, cumulative, nonzero; the ovs_* and NIC-specific ones lag up to 5 s (OVSDB statistics)
+	DropRates map[string]float64 `json:"drop_rates"` // per second between the samples, nonzero, for the counters read live
 	Rxqs      []Rxq              `json:"rxqs"`
 	Error     string             `json:"error,omitempty"`
 }
@@ -207,7 +230,7 @@ func Rates(a, b *Sample) *View {
 				continue
 			}
 			r.Drops[k] = n
-			if q.Stats != nil {
+			if q.Stats != nil && (liveKeys[k] || !p.Live) {
 				if d := delta(q.Stats[k], n); d > 0 {
 					r.DropRates[k] = d / dt
 				}
