@@ -43,7 +43,7 @@ func (p *Plan) WriteVsctl(w io.Writer) {
 		fmt.Fprintln(w, "systemctl restart openvswitch-switch")
 	}
 	if len(p.Kernel) > 0 {
-		fmt.Fprintf(w, "# kernel command line (then reboot): add %s\n", strings.Join(p.Kernel, " "))
+		fmt.Fprintf(w, "# kernel command line (then reboot): set (add, or replace the same parameter) %s\n", strings.Join(p.Kernel, " "))
 	}
 }
 
@@ -105,7 +105,7 @@ func (p *Plan) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "  other_config:%s=%s   (now %s; %s)\n    %s\n", s.Key, s.Value, cur, when, s.Why)
 	}
 	if len(p.Kernel) > 0 {
-		fmt.Fprintf(w, "Kernel command line, add: %s\n", strings.Join(p.Kernel, " "))
+		fmt.Fprintf(w, "Kernel command line, set (add, or replace the same parameter): %s\n", strings.Join(p.Kernel, " "))
 	}
 	if len(p.KernelOption) > 0 {
 		fmt.Fprintf(w, "Optionally, to keep the kernel off the PMD cores: %s\n", strings.Join(p.KernelOption, " "))
