@@ -175,7 +175,8 @@ func (c *Conn) Appctl(command string, args ...string) (string, error) {
 }
 
 // VswitchdSocket returns ovs-vswitchd's unixctl socket in rundir (OVS_RUNDIR), found through
-// its pid file as ovs-appctl does: rundir/ovs-vswitchd.PID.ctl.
+// its pid file as ovs-appctl does: rundir/PROGRAM.PID.ctl, where PROGRAM is the name the daemon
+// was started as (ovs-vswitchd, or ovs-vswitchd-dpdk when Debian's DPDK build is run by name).
 func VswitchdSocket(rundir string) (string, error) {
 	pf := filepath.Join(rundir, "ovs-vswitchd.pid")
 	b, err := os.ReadFile(pf)
@@ -186,7 +187,14 @@ func VswitchdSocket(rundir string) (string, error) {
 	if err != nil || pid <= 0 {
 		return "", fmt.Errorf("%s: not a pid: %q", pf, strings.TrimSpace(string(b)))
 	}
-	return filepath.Join(rundir, fmt.Sprintf("ovs-vswitchd.%d.ctl", pid)), nil
+	want := filepath.Join(rundir, fmt.Sprintf("ovs-vswitchd.%d.ctl", pid))
+	if _, err := os.Stat(want); err == nil {
+		return want, nil
+	}
+	if m, _ := filepath.Glob(filepath.Join(rundir, fmt.Sprintf("ovs-vswitchd*.%d.ctl", pid))); len(m) > 0 {
+		return m[0], nil
+	}
+	return "", fmt.Errorf("no unixctl socket of ovs-vswitchd (pid %d, from %s) in %s: is it still running?", pid, pf, rundir)
 }
 
 // Rows decodes a select's "rows" into out.
