@@ -2,6 +2,9 @@ package ovsrpc
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -29,4 +32,27 @@ func FuzzMap(f *testing.F) {
 		Map(json.RawMessage(s))
 		Optional(json.RawMessage(s))
 	})
+}
+
+func TestVswitchdSocket(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := VswitchdSocket(dir); err == nil {
+		t.Error("no pid file: no error")
+	}
+	os.WriteFile(filepath.Join(dir, "ovs-vswitchd.pid"), []byte("42\n"), 0o644)
+	if _, err := VswitchdSocket(dir); err == nil || !strings.Contains(err.Error(), "pid 42") {
+		t.Errorf("no socket: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "ovs-vswitchd-dpdk.42.ctl"), nil, 0o644)
+	if s, err := VswitchdSocket(dir); err != nil || filepath.Base(s) != "ovs-vswitchd-dpdk.42.ctl" {
+		t.Errorf("%s %v", s, err)
+	}
+	os.WriteFile(filepath.Join(dir, "ovs-vswitchd.42.ctl"), nil, 0o644)
+	if s, err := VswitchdSocket(dir); err != nil || filepath.Base(s) != "ovs-vswitchd.42.ctl" {
+		t.Errorf("%s %v", s, err)
+	}
+	os.WriteFile(filepath.Join(dir, "ovs-vswitchd.pid"), []byte("x\n"), 0o644)
+	if _, err := VswitchdSocket(dir); err == nil {
+		t.Error("bad pid: no error")
+	}
 }
