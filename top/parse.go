@@ -120,8 +120,11 @@ func ParseRxqs(text string) ([]Rxq, error) {
 			continue
 		}
 		if !strings.HasPrefix(line, " ") {
+			if !strings.HasPrefix(line, "pmd thread") {
+				continue // "Displaying last 60 seconds pmd usage %" (OVS 2.16 and later)
+			}
 			t, ok, err := parseHeader(line)
-			if err != nil || !ok || t.Main {
+			if err != nil || !ok {
 				return nil, fmt.Errorf("pmd-rxq-show line %d: %q is not a PMD thread header", n, line)
 			}
 			cur = &t
@@ -236,7 +239,7 @@ func ParseDpctl(text string) (map[string]map[string]uint64, error) {
 	out := map[string]map[string]uint64{}
 	var cur map[string]uint64
 	names := map[string]map[string]string{
-		"RX": {"packets": "rx_packets", "errors": "rx_errors", "dropped": "rx_dropped", "overrun": "rx_over_err", "frame": "rx_frame_err", "bytes": "rx_bytes"},
+		"RX": {"packets": "rx_packets", "errors": "rx_errors", "dropped": "rx_dropped", "overrun": "rx_over_err", "overruns": "rx_over_err", "frame": "rx_frame_err", "bytes": "rx_bytes"},
 		"TX": {"packets": "tx_packets", "errors": "tx_errors", "dropped": "tx_dropped", "aborted": "tx_aborted_errors", "carrier": "tx_carrier_errors", "bytes": "tx_bytes"},
 	}
 	sc := bufio.NewScanner(strings.NewReader(text))

@@ -95,6 +95,9 @@ func Read(ctx context.Context, src Source) (*Sample, error) {
 	}
 	defer ctl.Close()
 	text, err := ctl.Appctl("dpif-netdev/pmd-stats-show")
+	if err != nil && strings.Contains(err.Error(), "existing datapath") {
+		return s, nil // no user-space (netdev) bridge: no PMDs, and no DPDK port is polled
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ovs-vswitchd %s: %w", src.Ctl, err)
 	}

@@ -248,6 +248,7 @@ func TestTopGoldenCapture(t *testing.T) {
 // SIGTERM and SIGHUP ends it cleanly (exit 0) at once.
 func TestTopTerminalAndSignals(t *testing.T) {
 	in := realOVS(t)
+	topPorts(t, in)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		m, s := openPTY(t)
 		ws := &unix.Winsize{Row: 10, Col: 120}
