@@ -69,6 +69,7 @@ func numa2() *Host {
 		Hugepages:     []Pool{{1048576, 0, 4, 4}},
 		HugeMounts:    []string{"hugetlbfs /dev/hugepages hugetlbfs rw,relatime,pagesize=1024M 0 0"},
 		IOMMUUnits:    []string{"dmar0", "dmar1"},
+		DMAR:          dl360eDMAR(map[uint8][]uint8{}), // a DMAR table whose RMRRs scope none of these NICs
 		VFIO:          true,
 		Slots:         map[string]string{},
 		ModulesAlias:  modulesAlias,
