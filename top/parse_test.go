@@ -118,6 +118,12 @@ func TestRates(t *testing.T) {
 	if len(v.PMDs) != 1 || v.PMDs[0].BusyPct != 10 || v.PMDs[0].Rxqs != 1 || v.PMDs[0].PPS != 2000 {
 		t.Errorf("%+v", v.PMDs)
 	}
+	// A cycle counter that jumped by more than 2^63 gives no busy % or cycles per packet.
+	c := *b
+	c.Threads = []Thread{{NUMA: 0, Core: 1, Stats: map[string]float64{"idle cycles": 1e9, "processing cycles": 1.8e19, "packets received": 6000}}}
+	if w := Rates(a, &c); w.PMDs[0].BusyPct != 0 || w.PMDs[0].CyclesPerPkt != 0 {
+		t.Errorf("counter glitch: %+v", w.PMDs[0])
+	}
 	var buf bytes.Buffer
 	v.Write(&buf, 3)
 	if lines := strings.Count(buf.String(), "\n"); lines != 3 || !strings.Contains(buf.String(), "more line(s)") {

@@ -264,6 +264,11 @@ func Rates(a, b *Sample) *View {
 		if o, ok := old[[2]int{t.NUMA, t.Core}]; ok {
 			di, dp := idle-o.Stats["idle cycles"], proc-o.Stats["processing cycles"]
 			dpk := t.Stats["packets received"] - o.Stats["packets received"]
+			// A delta beyond 2^63 cycles is a counter that went backwards inside OVS (seen
+			// once here under heavy load), not decades of work: no rate from it.
+			if di >= 1<<63 || dp >= 1<<63 {
+				di, dp = -1, -1
+			}
 			if di >= 0 && dp >= 0 && di+dp > 0 {
 				r.BusyPct = 100 * dp / (di + dp)
 			}
