@@ -136,6 +136,17 @@ func TestTrees(t *testing.T) {
 			{"cpu.virtualization", "host", OK, "svm"},
 			{"device.rmrr", "0000:41:00.0", OK, "no RMRR"}, // reserved_regions: no direct region
 		},
+		// The multi-node hosts of `plan`: huge pages on some NICs' nodes only.
+		"numa2-xeon": {
+			{"hugepages.node", "node0", OK, "0000:18:00.0"},
+			{"hugepages.node", "node1", Fail, "0000:af:00.0"},
+			{"device.rmrr", "0000:af:00.0", OK, "no RMRR"},
+		},
+		"numa4-epyc": {
+			{"hugepages.node", "node2", OK, "0000:81:00.0"},
+			{"hugepages.node", "node3", Fail, "0000:c1:00.0"},
+			{"iommu.firmware", "host", OK, "AMD-Vi"},
+		},
 	}
 	if len(cases) != len(testhost.Names) {
 		t.Errorf("%d trees have expectations, %d trees exist", len(cases), len(testhost.Names))

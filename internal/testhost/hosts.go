@@ -136,6 +136,9 @@ func Catalog(name, fixtures string) (*Host, error) {
 	case "hostile-names":
 		return hostileNames(fixtures)
 	}
+	if f, ok := moreHosts[name]; ok {
+		return f(), nil
+	}
 	return nil, fmt.Errorf("no test host called %q", name)
 }
 

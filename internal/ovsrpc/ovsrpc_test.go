@@ -1,0 +1,58 @@
+package ovsrpc
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestMapAndOptional(t *testing.T) {
+	m, err := Map(json.RawMessage(`["map",[["rx_packets",12],["dpdk-init","true"]]]`))
+	if err != nil || m["rx_packets"] != "12" || m["dpdk-init"] != "true" {
+		t.Fatalf("%v %v", m, err)
+	}
+	if _, err := Map(json.RawMessage(`["set",[]]`)); err == nil {
+		t.Error("a set taken as a map")
+	}
+	if Optional(json.RawMessage(`["set",[]]`)) != "" || Optional(json.RawMessage(`"up"`)) != "up" || Optional(json.RawMessage(`["set",[1500]]`)) != "1500" || Optional(json.RawMessage(`9000`)) != "9000" {
+		t.Error("Optional")
+	}
+	b, _ := json.Marshal(MapDatum(map[string]string{"a": "b"}))
+	if string(b) != `["map",[["a","b"]]]` {
+		t.Errorf("MapDatum: %s", b)
+	}
+}
+
+func FuzzMap(f *testing.F) {
+	f.Add(`["map",[["a",1]]]`)
+	f.Add(`["set",[]]`)
+	f.Fuzz(func(t *testing.T, s string) {
+		Map(json.RawMessage(s))
+		Optional(json.RawMessage(s))
+	})
+}
+
+func TestVswitchdSocket(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := VswitchdSocket(dir); err == nil {
+		t.Error("no pid file: no error")
+	}
+	os.WriteFile(filepath.Join(dir, "ovs-vswitchd.pid"), []byte("42\n"), 0o644)
+	if _, err := VswitchdSocket(dir); err == nil || !strings.Contains(err.Error(), "pid 42") {
+		t.Errorf("no socket: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "ovs-vswitchd-dpdk.42.ctl"), nil, 0o644)
+	if s, err := VswitchdSocket(dir); err != nil || filepath.Base(s) != "ovs-vswitchd-dpdk.42.ctl" {
+		t.Errorf("%s %v", s, err)
+	}
+	os.WriteFile(filepath.Join(dir, "ovs-vswitchd.42.ctl"), nil, 0o644)
+	if s, err := VswitchdSocket(dir); err != nil || filepath.Base(s) != "ovs-vswitchd.42.ctl" {
+		t.Errorf("%s %v", s, err)
+	}
+	os.WriteFile(filepath.Join(dir, "ovs-vswitchd.pid"), []byte("x\n"), 0o644)
+	if _, err := VswitchdSocket(dir); err == nil {
+		t.Error("bad pid: no error")
+	}
+}
