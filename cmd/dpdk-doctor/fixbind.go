@@ -10,10 +10,11 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/fix"
 )
 
-// fixTargets says where a remedy writes: the live /sys and /etc, or, in the test-hooks build
-// only, the --root tree that stands for this machine.
+// fixTargets says where a remedy reads and writes: the live /sys and /etc, or the --root tree.
+// A tree is only read (dry runs): --apply with --root is refused by liveOnlyIf, except in the
+// test-hooks build, where the tree stands for this machine.
 func fixTargets(g *globals) (sys fix.Sysfs, etc string) {
-	if g.root != "" && treeIsThisHost {
+	if g.root != "" {
 		return fix.Sysfs{Root: g.root}, g.root
 	}
 	return fix.LiveSysfs, "/"
