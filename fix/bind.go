@@ -292,7 +292,7 @@ func (b *Bind) Apply(ctx context.Context, out io.Writer) error {
 		}
 	}
 	for _, f := range b.files {
-		if err := writeAtomic(f.Path, []byte(f.Content)); err != nil {
+		if err := writeAtomicMode(f.Path, []byte(f.Content), 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "  wrote %s\n", f.Path)
@@ -356,7 +356,7 @@ func undoDrivers(ctx context.Context, raw json.RawMessage, out io.Writer) error 
 	for _, f := range s.Files {
 		var err error
 		if f.Existed {
-			err = writeAtomic(f.Path, []byte(f.Before))
+			err = writeAtomicMode(f.Path, []byte(f.Before), 0o644)
 		} else {
 			err = removeSynced(f.Path)
 		}

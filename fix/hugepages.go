@@ -130,7 +130,7 @@ func (h *Hugepages) Apply(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	if h.file != nil {
-		if err := writeAtomic(h.file.Path, []byte(h.file.Content)); err != nil {
+		if err := writeAtomicMode(h.file.Path, []byte(h.file.Content), 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(out, "  wrote %s\n", h.file.Path)
@@ -163,7 +163,7 @@ func undoHugepages(ctx context.Context, raw json.RawMessage, out io.Writer) erro
 	for _, f := range s.Files {
 		var err error
 		if f.Existed {
-			err = writeAtomic(f.Path, []byte(f.Before))
+			err = writeAtomicMode(f.Path, []byte(f.Before), 0o644)
 		} else {
 			err = removeSynced(f.Path)
 		}

@@ -26,7 +26,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 // fixRemedies is the one list the `fix` subcommands come from.
-var fixRemedies = []func(*globals) *cobra.Command{newFixRMRR, newFixBind, newFixUnbind, newFixHugepages}
+var fixRemedies = []func(*globals) *cobra.Command{newFixRMRR, newFixBind, newFixUnbind, newFixHugepages, newFixCmdline}
 
 func newFix(g *globals) *cobra.Command {
 	var rollback, stateDir string

@@ -104,3 +104,45 @@ func TestFixHugepagesCLI(t *testing.T) {
 		t.Errorf("--apply on a tree: exit %d", code)
 	}
 }
+
+// TestFixCmdlineCLI: the dry run prints the diff and leaves the file alone; an invalid option is
+// exit 2; the release binary never skips update-grub (no --no-regenerate), so on a host without
+// it --apply changes nothing (exit 1); the test-hooks build applies (pending reboot) and the
+// rollback by ID restores the file byte for byte.
+func TestFixCmdlineCLI(t *testing.T) {
+	dir := t.TempDir()
+	grub := filepath.Join(dir, "grub")
+	orig, _ := os.ReadFile(filepath.Join("..", "..", "fix", "testdata", "grub", "conflict.grub"))
+	os.WriteFile(grub, orig, 0o644)
+	state := filepath.Join(dir, "state")
+	out, stderr, code := runBin(t, "fix", "cmdline", "--grub-file", grub, "--add", "intel_iommu=on", "--state-dir", state)
+	if code != 0 || !strings.Contains(out, `-GRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=off`) || !strings.Contains(out, `+GRUB_CMDLINE_LINUX="console=ttyS0,115200 intel_iommu=on`) {
+		t.Errorf("dry run: exit %d\n%s%s", code, out, stderr)
+	}
+	if _, stderr, code := runBin(t, "fix", "cmdline", "--grub-file", grub, "--add", "amd_iommu=on"); code != 2 || !strings.Contains(stderr, "amd_iommu=on") {
+		t.Errorf("amd_iommu=on: exit %d %s", code, stderr)
+	}
+	if _, err := exec.LookPath("update-grub"); err != nil {
+		if _, _, code := runBin(t, "fix", "cmdline", "--grub-file", grub, "--add", "intel_iommu=on", "--apply", "--no-regenerate", "--state-dir", state); code != 1 {
+			t.Errorf("release --apply without update-grub: exit %d", code)
+		}
+	}
+	if b, _ := os.ReadFile(grub); !bytes.Equal(b, orig) {
+		t.Fatal("the file changed without a test-hooks --apply")
+	}
+	out, stderr, code = runHooked(t, "fix", "cmdline", "--grub-file", grub, "--add", "intel_iommu=on", "--apply", "--no-regenerate", "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "pending reboot") {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, stderr)
+	}
+	recs, _ := filepath.Glob(filepath.Join(state, "cmdline-*.json"))
+	if len(recs) != 1 {
+		t.Fatalf("records %v", recs)
+	}
+	id := strings.TrimSuffix(filepath.Base(recs[0]), ".json")
+	if out, stderr, code := runHooked(t, "fix", "--rollback", id, "--apply", "--state-dir", state); code != 0 {
+		t.Fatalf("rollback: exit %d %s%s", code, out, stderr)
+	}
+	if b, _ := os.ReadFile(grub); !bytes.Equal(b, orig) {
+		t.Errorf("after the rollback:\n%s", b)
+	}
+}
