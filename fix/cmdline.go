@@ -66,12 +66,11 @@ func OtherBootTool(grubFileExists bool) string {
 // Cmdline edits GRUB_CMDLINE_LINUX in the grub defaults file, and regenerates the boot
 // configuration. The change takes effect at the next boot: Verify reports "pending reboot".
 type Cmdline struct {
-	o            CmdlineOptions
-	old, new     []byte
-	diff         []string
-	linux, dflt  string
-	changedDflt  bool
-	alreadyThere bool
+	o           CmdlineOptions
+	old, new    []byte
+	diff        []string
+	linux       string
+	changedDflt bool
 }
 
 type cmdlineSnapshot struct {
