@@ -150,6 +150,7 @@ func (r *Runner) Run(ctx context.Context, rem Remedy, apply bool) (*Record, erro
 		}
 		return rec, fmt.Errorf("%w; it was rolled back", what)
 	}
+	start := time.Now()
 	if err := rem.Apply(ctx, r.Out); err != nil {
 		return fail(err)
 	}
@@ -175,7 +176,7 @@ func (r *Runner) Run(ctx context.Context, rem Remedy, apply bool) (*Record, erro
 	if rec.State == StatePendingReboot {
 		r.say("Done: pending reboot. Undo with: dpdk-doctor fix --rollback %s --apply", rec.ID)
 	} else {
-		r.say("Done and verified. Undo with: dpdk-doctor fix --rollback %s --apply", rec.ID)
+		r.say("Done and verified in %v. Undo with: dpdk-doctor fix --rollback %s --apply", time.Since(start).Round(time.Microsecond), rec.ID)
 	}
 	return rec, nil
 }
