@@ -15,7 +15,7 @@ import (
 // --apply` moves the e1000e in slot 2 to vfio-pci, verified, and the rollback gives it back to
 // e1000e with its interface; an interface with an address is refused, and so is the NIC in slot
 // 3, RMRR-locked by the firmware's DMAR; binding one e1000 behind the conventional PCI bridge
-// binds its group neighbour too; `fix hugepages` changes the guest's real 2M pool and the
+// binds its group neighbour too, and `fix unbind` gives it back to e1000; `fix hugepages` changes the guest's real 2M pool and the
 // rollback restores it. The time from `fix bind --apply` to verified is logged (BENCHMARKS.md).
 func TestFixRemedies(t *testing.T) {
 	labEnabled(t)
@@ -54,6 +54,8 @@ func TestFixRemedies(t *testing.T) {
 	sc.Step("group", "dpdk-doctor fix bind "+PCINIC1+" --apply --state-dir /tmp/st")
 	sc.Step("group-1", drv(PCINIC1))
 	sc.Step("group-2", drv(PCINIC2))
+	sc.Step("unbind", "dpdk-doctor fix unbind "+PCINIC1+" --apply --state-dir /tmp/st")
+	sc.Step("unbind-1", drv(PCINIC1))
 	hp := "/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
 	sc.Step("hp-before", "cat "+hp)
 	sc.Step("hp", "dpdk-doctor fix hugepages --size 2M --pages 16 --apply --state-dir /tmp/st")
@@ -102,6 +104,9 @@ func TestFixRemedies(t *testing.T) {
 	}
 	if s := sec("group"); s.RC != 0 || out("group-1") != "vfio-pci" || out("group-2") != "vfio-pci" || !strings.Contains(string(s.Stdout), PCINIC2) {
 		t.Errorf("%s\ndrivers: %s %s", show("group"), out("group-1"), out("group-2"))
+	}
+	if s := sec("unbind"); s.RC != 0 || out("unbind-1") != "e1000" {
+		t.Errorf("%s\ndriver: %s", show("unbind"), out("unbind-1"))
 	}
 	if sec("hp").RC != 0 || out("hp-after") != "16" || out("hp-back") != out("hp-before") {
 		t.Errorf("%s\npool before %s, after %s, back %s\n%s", show("hp"), out("hp-before"), out("hp-after"), out("hp-back"), show("hp-rollback"))
