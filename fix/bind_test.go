@@ -311,3 +311,27 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestRunnerLockAndRMRRJournal: a run while another holds the state lock changes nothing and
+// names the holder; an interrupted fix rmrr run (its journal) stops the runner's remedies too.
+func TestRunnerLockAndRMRRJournal(t *testing.T) {
+	k := newFakeKernel(t, "nic-on-ixgbe")
+	state := filepath.Join(t.TempDir(), "state")
+	b, err := PlanBind(k.facts(t), BindOptions{Devices: addrs(t, "0000:02:00.0"), Sysfs: k.sysfs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Runner{StateDir: state, Out: &bytes.Buffer{}}
+	l, err := lockState(state, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Run(context.Background(), b, true); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "pid ") || len(k.writes) != 0 {
+		t.Errorf("locked: %v, writes %v", err, k.writes)
+	}
+	l.unlock()
+	writeJournal(state, &Journal{Backup: filepath.Join(state, "rmrds-backup-x.dat"), Slots: []string{"1"}, Started: time.Now()})
+	if _, err := r.Run(context.Background(), b, true); !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "fix rmrr") || len(k.writes) != 0 {
+		t.Errorf("rmrr journal: %v, writes %v", err, k.writes)
+	}
+}

@@ -312,6 +312,15 @@ func (r *Runner) Records() ([]*Record, error) {
 // interrupted reports a run that was interrupted (its record still "applying"): no new change
 // starts until it is rolled back, since what it changed is unknown.
 func (r *Runner) interrupted() error {
+	// fix rmrr keeps its own journal (its verification needs conrep); an interrupted rmrr run
+	// stops the runner's remedies too, as it stops rmrr's.
+	if j, err := readJournal(r.dir()); err != nil {
+		return err
+	} else if j != nil {
+		return fmt.Errorf("%w: a `dpdk-doctor fix rmrr --apply` run was interrupted after loading an exclusion of slot(s) %s (backup %s). "+
+			"Nothing was changed now. Finish it first: dpdk-doctor fix rmrr --apply --state-dir %s (it verifies the exclusion), or roll it back: dpdk-doctor fix rmrr --rollback %s --apply",
+			ErrInterrupted, strings.Join(j.Slots, ", "), j.Backup, shellJoin([]string{r.dir()}), shellJoin([]string{j.Backup}))
+	}
 	recs, err := r.Records()
 	if err != nil {
 		return err
