@@ -10,7 +10,10 @@ import (
 // the machine loses power: a temporary file in the same directory is written and synced, renamed
 // into place, and the directory is synced so that the rename itself is on disk. The directory is
 // made (0700) when it does not exist.
-func writeAtomic(path string, b []byte) error {
+func writeAtomic(path string, b []byte) error { return writeAtomicMode(path, b, 0o600) }
+
+// writeAtomicMode is writeAtomic for a file of the given mode (system files: 0644).
+func writeAtomicMode(path string, b []byte, mode os.FileMode) error {
 	dir := filepath.Dir(path)
 	if err := makeStateDir(dir); err != nil {
 		return err
@@ -21,6 +24,9 @@ func writeAtomic(path string, b []byte) error {
 	}
 	tmp := f.Name()
 	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(mode)
+	}
 	if err == nil {
 		err = f.Sync()
 	}

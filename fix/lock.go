@@ -18,7 +18,7 @@ import (
 const lockName = "lock"
 
 // ErrLocked is wrapped by the error of a run that found another run holding the state lock.
-var ErrLocked = errors.New("another dpdk-doctor is changing the BIOS settings")
+var ErrLocked = errors.New("another dpdk-doctor is changing this host")
 
 // stateLock is a held lock on a state directory.
 type stateLock struct{ f *os.File }

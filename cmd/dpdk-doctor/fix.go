@@ -25,21 +25,65 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
+// fixRemedies is the one list the `fix` subcommands come from.
+var fixRemedies = []func(*globals) *cobra.Command{newFixRMRR, newFixBind, newFixUnbind, newFixHugepages, newFixCmdline}
+
 func newFix(g *globals) *cobra.Command {
+	var rollback, stateDir string
+	var apply bool
 	cmd := &cobra.Command{
-		Use:   "fix REMEDY ...",
+		Use:   "fix REMEDY ... | --rollback ID",
 		Short: "Carry out remedies (dry run unless --apply)",
+		Long: "Every remedy prints its plan and changes nothing unless --apply is given. With --apply it takes the lock of " +
+			"STATE-DIR, records what a rollback needs (STATE-DIR/ID.json), makes the change, reads the host again to verify it, " +
+			"and rolls back at once when the change does not verify. --rollback ID undoes a run (a dry run without --apply).",
 		// Without this, `fix 0000:03:00.0` would print the help and exit 0.
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if rollback != "" {
+				if len(args) > 0 {
+					return usageErr("--rollback takes no other arguments")
+				}
+				if err := g.liveOnlyIf(apply, "roll back a change"); err != nil {
+					return err
+				}
+				ctx, stop := signalContext()
+				defer stop()
+				r := &fix.Runner{StateDir: stateDir, Out: os.Stdout}
+				err := r.Rollback(ctx, rollback, apply)
+				if errors.Is(err, fix.ErrNoRecord) {
+					return inputErr(err)
+				}
+				if err != nil {
+					return &exitError{1, err}
+				}
+				return nil
+			}
+			var names []string
+			for _, c := range cmd.Commands() {
+				if !c.Hidden && c.Name() != "help" && c.Name() != "completion" {
+					names = append(names, c.Name())
+				}
+			}
 			if len(args) == 0 {
-				return usageErr("name a remedy: dpdk-doctor fix rmrr DEVICE... (see dpdk-doctor fix --help)")
+				return usageErr("name a remedy: dpdk-doctor fix rmrr DEVICE... (the remedies are: %s; see dpdk-doctor fix --help)", strings.Join(names, ", "))
 			}
 			if _, err := pci.ParseAddress(args[0]); err == nil {
 				return usageErr("unknown remedy %q; try: dpdk-doctor fix rmrr %s", args[0], shellQuote(args))
 			}
-			return usageErr("unknown remedy %q; the remedies are: rmrr (see dpdk-doctor fix --help)", args[0])
+			return usageErr("unknown remedy %q; the remedies are: %s (see dpdk-doctor fix --help)", args[0], strings.Join(names, ", "))
 		},
 	}
+	cmd.Flags().StringVar(&rollback, "rollback", "", "undo the run `ID` (printed by --apply; a dry run without --apply)")
+	cmd.Flags().BoolVar(&apply, "apply", false, "carry out the rollback (default: say what it would undo)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", fix.DefaultStateDir, "where the runs' records and the lock are kept")
+	for _, f := range fixRemedies {
+		cmd.AddCommand(f(g))
+	}
+	return cmd
+}
+
+// newFixRMRR is `fix rmrr`.
+func newFixRMRR(g *globals) *cobra.Command {
 	var o fix.RMRROptions
 	var apply bool
 	var rollback string
@@ -120,8 +164,7 @@ func newFix(g *globals) *cobra.Command {
 	rmrr.Flags().StringVar(&o.XML, "xml", "", "HPE's conrep_rmrds.xml `PATH`, trusted as given (default: the state dir, /opt/hp{,e}/hp-scripting-tools/etc, /usr/share/dpdk-doctor, where it must be root's and not writable by others; never the current directory)")
 	rmrr.Flags().StringVar(&o.StateDir, "state-dir", fix.DefaultStateDir, "where backups, the journal and the lock are kept (made 0700 when missing)")
 	rmrr.Flags().StringVar(&rollback, "rollback", "", "load this `BACKUP` back (made by an earlier --apply) and verify it")
-	cmd.AddCommand(rmrr)
-	return cmd
+	return rmrr
 }
 
 // shellQuote joins args for a POSIX shell, quoting what needs it.

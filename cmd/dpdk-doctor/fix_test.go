@@ -330,7 +330,7 @@ func TestFixUnknownRemedy(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "unknown remedy") || !strings.Contains(stderr, "try: dpdk-doctor fix rmrr 0000:03:00.0") {
 		t.Errorf("fix 0000:03:00.0: exit %d %s", code, stderr)
 	}
-	if _, stderr, code := runBin(t, "fix", "bind"); code != 2 || !strings.Contains(stderr, "unknown remedy \"bind\"") {
+	if _, stderr, code := runBin(t, "fix", "frobnicate"); code != 2 || !strings.Contains(stderr, "unknown remedy \"frobnicate\"") {
 		t.Errorf("fix bind: exit %d %s", code, stderr)
 	}
 }
