@@ -88,7 +88,7 @@ func PlanBind(f *check.Facts, o BindOptions) (*Bind, error) {
 	if !validDriverName(o.Driver) {
 		return nil, fmt.Errorf("%w: --driver %q is not a driver name", ErrNoDevice, o.Driver)
 	}
-	if o.Sysfs.Root == "" {
+	if o.Sysfs.Root == "" && o.Sysfs.View == nil {
 		o.Sysfs = LiveSysfs
 	}
 	if o.Etc == "" {
@@ -193,7 +193,7 @@ func refusal(f *check.Facts, m *pci.Device, o BindOptions) string {
 // PlanUnbind works out giving devices back to their kernel driver: driver_override cleared, the
 // device unbound from its driver (vfio-pci) and the kernel asked to probe it again.
 func PlanUnbind(f *check.Facts, o BindOptions) (*Bind, error) {
-	if o.Sysfs.Root == "" {
+	if o.Sysfs.Root == "" && o.Sysfs.View == nil {
 		o.Sysfs = LiveSysfs
 	}
 	b := &Bind{o: o, kind: "unbind"}

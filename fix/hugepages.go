@@ -51,7 +51,7 @@ type hugepagesSnapshot struct {
 
 // PlanHugepages checks the options and reads the pool's current size, changing nothing.
 func PlanHugepages(o HugepagesOptions) (*Hugepages, error) {
-	if o.Sysfs.Root == "" {
+	if o.Sysfs.Root == "" && o.Sysfs.View == nil {
 		o.Sysfs = LiveSysfs
 	}
 	if o.Etc == "" {

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/dpdk-doctor/dpdk-doctor/host"
 )
 
 // Sysfs is where the runner writes kernel attributes (/sys). host.Root reads only; writes are the
@@ -15,6 +17,9 @@ import (
 // proves that).
 type Sysfs struct {
 	Root string
+	// View, when set, is what Read reads instead of Root: the demo or a captured tree, read
+	// through host.Root's sandbox, for the dry runs that are all such a host allows.
+	View *host.Root
 	// kernel, in unit tests only, plays the kernel's answer to a write (moving a driver link).
 	kernel func(p, v string)
 }
@@ -46,6 +51,13 @@ func (s Sysfs) Write(p, v string) error {
 
 // Read reads the attribute p, trimmed; "" when it does not exist.
 func (s Sysfs) Read(p string) (string, error) {
+	if s.View != nil {
+		v, err := s.View.ReadString(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", nil
+		}
+		return v, err
+	}
 	b, err := readBounded(s.path(p), 64<<10)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil

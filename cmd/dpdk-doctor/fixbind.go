@@ -13,11 +13,19 @@ import (
 // fixTargets says where a remedy reads and writes: the live /sys and /etc, or the --root tree.
 // A tree is only read (dry runs): --apply with --root is refused by liveOnlyIf, except in the
 // test-hooks build, where the tree stands for this machine.
-func fixTargets(g *globals) (sys fix.Sysfs, etc string) {
-	if g.root != "" {
-		return fix.Sysfs{Root: g.root}, g.root
+func fixTargets(g *globals) (sys fix.Sysfs, etc string, err error) {
+	switch {
+	case g.demo || (g.root != "" && !treeIsThisHost):
+		// Another machine: plans read it through host.Root's sandbox; --apply was refused.
+		r, err := g.hostRoot()
+		if err != nil {
+			return fix.Sysfs{}, "", err
+		}
+		return fix.Sysfs{Root: g.root, View: &r}, g.root, nil
+	case g.root != "":
+		return fix.Sysfs{Root: g.root}, g.root, nil
 	}
-	return fix.LiveSysfs, "/"
+	return fix.LiveSysfs, "/", nil
 }
 
 // runRemedy runs a planned remedy through the runner and maps its errors to exit codes.
@@ -68,7 +76,9 @@ func newFixBind(g *globals) *cobra.Command {
 				return err
 			}
 			o.Devices = addrs
-			o.Sysfs, o.Etc = fixTargets(g)
+			if o.Sysfs, o.Etc, err = fixTargets(g); err != nil {
+				return err
+			}
 			if _, err := exec.LookPath("driverctl"); err == nil {
 				o.Driverctl = true
 			}
@@ -110,7 +120,9 @@ func newFixUnbind(g *globals) *cobra.Command {
 				return err
 			}
 			o.Devices = addrs
-			o.Sysfs, o.Etc = fixTargets(g)
+			if o.Sysfs, o.Etc, err = fixTargets(g); err != nil {
+				return err
+			}
 			b, err := fix.PlanUnbind(f, o)
 			if err != nil {
 				return planErr(err)

@@ -29,7 +29,10 @@ func newFixHugepages(g *globals) *cobra.Command {
 			if err := g.liveOnlyIf(apply, "change the huge page pools"); err != nil {
 				return err
 			}
-			o.Sysfs, o.Etc = fixTargets(g)
+			var err error
+			if o.Sysfs, o.Etc, err = fixTargets(g); err != nil {
+				return err
+			}
 			h, err := fix.PlanHugepages(o)
 			if errors.Is(err, fix.ErrBadOption) {
 				return inputErr(err)

@@ -146,3 +146,12 @@ func TestFixCmdlineCLI(t *testing.T) {
 		t.Errorf("after the rollback:\n%s", b)
 	}
 }
+
+// TestFixDryRunReadsTheDemo: a dry run on the demo plans from the demo's pools, not from the
+// machine it runs on (the demo reserves 2048 pages of 2M; this machine has its own number).
+func TestFixDryRunReadsTheDemo(t *testing.T) {
+	out, stderr, code := runBin(t, "fix", "hugepages", "--size", "2M", "--pages", "8", "--demo")
+	if code != 0 || !strings.Contains(out, "2M pages of the machine now: 2048") {
+		t.Errorf("fix hugepages --demo: exit %d, want the demo's 2048 pages:\n%s%s", code, out, stderr)
+	}
+}
