@@ -19,7 +19,7 @@ type Explanation struct {
 	Remedy []string `json:"remedy"`
 	// HostReady is set when the host's facts show nothing that stops the device (vfio-pci,
 	// viable group, no RMRR, huge pages): the cause lies elsewhere.
-	HostReady bool `json:"host_ready,omitempty"`
+	HostReady bool     `json:"host_ready,omitempty"`
 	Kind      Kind     `json:"kind,omitempty"` // the catalog's name for the cause (catalog.go)
 	Log       []string `json:"log,omitempty"`  // ovs-vswitchd's log lines about this interface or device
 }
