@@ -408,7 +408,7 @@ func explainAttachMAC(c *errCtx, m []string) {
 	if c.f != nil {
 		for _, d := range c.f.Devices.List {
 			for _, ifc := range d.Interfaces {
-				b, err := c.f.Root.ReadString("sys/class/net/" + ifc + "/address")
+				b, err := c.f.Root.ReadString(d.SysPath + "/net/" + ifc + "/address")
 				if err == nil && strings.EqualFold(strings.TrimSpace(b), mac) {
 					cause = fmt.Sprintf("the MAC %s belongs to %s (kernel interface %s on %s), which DPDK has not probed: it is not on vfio-pci", mac, d.Address, ifc, d.Driver)
 					c.set(KindAttachMAC, cause, detail+"Bind it to vfio-pci and restart ovs-vswitchd, or name it by its PCI address.", c.f.BindRemedy(d)...)
