@@ -56,6 +56,7 @@ func TestOVSCatalogReal(t *testing.T) {
 	}
 	type expl struct {
 		Raw, Cause, Kind string
+		Log              []string
 	}
 	found := map[string]*expl{}
 	raws := map[string]string{}
@@ -96,6 +97,10 @@ func TestOVSCatalogReal(t *testing.T) {
 		}
 		if e == nil || e.Kind != c.kind || !strings.Contains(e.Cause, c.cause) {
 			t.Errorf("%s: %q explained as %+v, want kind %s and %q", c.port, c.raw, e, c.kind, c.cause)
+		}
+		// The live log file ovs-vswitchd names holds DPDK's own reason: it is quoted.
+		if c.port == "dpdk-bad" && (e == nil || !strings.Contains(strings.Join(e.Log, "\n"), "0000:ff:1f.7")) {
+			t.Errorf("%s: the log lines of ovs-vswitchd about the device are not quoted: %+v", c.port, e)
 		}
 	}
 }
