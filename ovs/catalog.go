@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 	"github.com/dpdk-doctor/dpdk-doctor/dmar"
@@ -353,12 +354,29 @@ func explainCatalog(e *Explanation, st *State, b *Bridge, i *Interface, f *check
 				keys = append(keys, a.String())
 			}
 		}
-		if lines := RelevantLogLines(ReadOVSLog(f.Root), 3, keys...); len(lines) > 0 {
+		if lines := RelevantLogLines(logOf(f), 3, keys...); len(lines) > 0 {
 			e.Log = lines
 			e.Detail += " ovs-vswitchd's log says: " + strings.Join(quoteAll(lines), "; ") + "."
 		}
 	}
 	return true
+}
+
+// logCache keeps the parsed log of the last facts explained with, so that explaining many
+// interfaces of one host reads the log once.
+var logCache struct {
+	sync.Mutex
+	f     *check.Facts
+	lines []LogLine
+}
+
+func logOf(f *check.Facts) []LogLine {
+	logCache.Lock()
+	defer logCache.Unlock()
+	if logCache.f != f {
+		logCache.f, logCache.lines = f, ReadOVSLog(f.Root)
+	}
+	return logCache.lines
 }
 
 func quoteAll(s []string) []string {
