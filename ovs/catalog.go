@@ -300,7 +300,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-vport.c:set_tunnel_config", Versions: "3.1-3.7",
 		Example: "vx0: vxlan type requires valid 'remote_ip' argument",
 		Causes:  "a tunnel port's options are wrong (the message names the option)",
-		re:      regexp.MustCompile(`^(\S+): (?:bad \S+ '\w+'|\S+ type requires valid '\w+' argument|unknown \S+ argument '[^']*'|multicast remote_ip=\S+ not allowed|invalid (?:TOS|erspan [a-zA-Z ]+?):? |unknown (?:extension|packet_type) '|legacy_l[23] configured)`),
+		re:      regexp.MustCompile(`^(\S+): (?:bad \S+ '\w+'|\S+ type requires valid '\w+' argument|unknown \S+ argument '[^']*'|multicast remote_ip=\S+ not allowed|invalid (?:TOS|erspan [a-zA-Z ]+?):? |unknown (?:extension|packet_type) '|legacy_l[23] configured|\S+ type requires 'remote_ip=flow'|'remote_ip' and 'local_ip' has to be|VXLAN-GBP, and non-VXLAN-GBP)`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindTunnelConfig, fmt.Sprintf("the tunnel options of %s are wrong: %s", m[1], strings.TrimPrefix(c.raw, m[1]+": ")),
 				"Tunnel ports (vxlan, geneve, gre, ...) need options:remote_ip (an IP address or flow) and accept only their documented options.",

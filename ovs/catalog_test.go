@@ -92,6 +92,8 @@ func catalogCases() []catalogCase {
 		{"patch-datapaths", "No usable peer 'patch1' exists in 'netdev' datapath.", "patch", map[string]string{"peer": "patch1"}, "netdev", "", nil, patchState("", "patch", map[string]string{"peer": "patch0"}), KindPatchDatapath, "bridge br-ex of datapath type system"},
 		{"patch-unpaired", "No usable peer 'patch1' exists in 'netdev' datapath.", "patch", map[string]string{"peer": "patch1"}, "netdev", "", nil, patchState("netdev", "patch", map[string]string{"peer": "other"}), KindPatchUnpaired, "not a patch port pointing back"},
 		{"tunnel", "vx0: vxlan type requires valid 'remote_ip' argument", "vxlan", nil, "system", "", nil, up, KindTunnelConfig, "tunnel options of vx0 are wrong"},
+		{"tunnel-family", "vx1: 'remote_ip' and 'local_ip' has to be of the same address family", "vxlan", nil, "system", "", nil, up, KindTunnelConfig, "has to be of the same address family"},
+		{"tunnel-gbp", "vx2: VXLAN-GBP, and non-VXLAN-GBP tunnels can't be configured on the same dst_port", "vxlan", nil, "system", "", nil, up, KindTunnelConfig, "VXLAN-GBP"},
 		{"tunnel-unknown-arg", "gre0: unknown gre argument 'foo'", "gre", nil, "system", "", nil, up, KindTunnelConfig, "unknown gre argument 'foo'"},
 	}
 }
