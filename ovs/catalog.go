@@ -238,6 +238,12 @@ var Catalog = []Entry{
 		Causes:  "the netdev refused its options without a message of its own",
 		re:      regexp.MustCompile(`^(\S+): could not set configuration \((.*)\)`),
 		explain: func(c *errCtx, m []string) {
+			if m[2] == "Resource temporarily unavailable" && IsDPDK(c.i.Type) {
+				c.set(KindSetConfig, fmt.Sprintf("options:dpdk-devargs of %s changed while the port was up: OVS drops the port and creates it again with the new device", m[1]),
+					"netdev_dpdk_set_config answers EAGAIN on a new devargs so that the bridge re-creates the netdev; the error lasts until the next reconfiguration, which shows the new device's own error if it fails.",
+					"ovs-vsctl get Interface "+m[1]+" error   # again in a second")
+				return
+			}
 			c.set(KindSetConfig, fmt.Sprintf("%s refused its options (%s)", m[1], m[2]),
 				fmt.Sprintf("The %s netdev's set_config failed without saying why; check the options against the type's documentation (ovs-vswitchd.conf.db(5)).", orNone(c.i.Type)),
 				"ovs-vsctl list Interface "+m[1])

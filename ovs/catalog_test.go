@@ -79,6 +79,7 @@ func catalogCases() []catalogCase {
 		{"open-eperm", "could not open network device eth1 (Operation not permitted)", "", nil, "netdev", "", nil, up, KindNoPermission, "may not open eth1"},
 		{"open-other", "could not open network device tap0 (Device or resource busy)", "tap", nil, "netdev", "", nil, up, KindOpenFailed, "could not open tap0 (Device or resource busy)"},
 		{"set-config", "dpdk0: could not set configuration (Invalid argument)", "dpdk", dev("0000:02:00.0"), "netdev", "", nil, up, KindSetConfig, "refused its options"},
+		{"set-config-devargs-changed", "dpdk0: could not set configuration (Resource temporarily unavailable)", "dpdk", dev("0000:02:00.0"), "netdev", "", nil, up, KindSetConfig, "dpdk-devargs of dpdk0 changed while the port was up"},
 		{"ofproto-kernel-dp", "could not add network device dpdk0 to ofproto (Invalid argument)", "dpdk", dev("0000:02:00.0"), "system", "", nil, up, KindKernelDatapath, "uses the kernel datapath"},
 		{"ofproto-netdev", "could not add network device dpdk0 to ofproto (Invalid argument)", "dpdk", dev("0000:02:00.0"), "netdev", "", nil, up, KindDatapathConfig, "userspace datapath of bridge br0 could not set dpdk0 up"},
 		{"ofproto-exists", "could not add network device p0 to ofproto (File exists)", "", nil, "netdev", "", nil, up, KindPortExists, "already has a port named p0"},
