@@ -362,6 +362,14 @@ func explainCatalog(e *Explanation, st *State, b *Bridge, i *Interface, f *check
 		}
 		if lines := RelevantLogLines(logOf(f), 3, keys...); len(lines) > 0 {
 			e.Log = lines
+			if e.HostReady {
+				for k := len(lines) - 1; k >= 0; k-- {
+					if _, eal, ok := strings.Cut(lines[k], "|EAL: "); ok {
+						e.Cause += "; DPDK's EAL says: " + eal
+						break
+					}
+				}
+			}
 			e.Detail += " ovs-vswitchd's log says: " + strings.Join(quoteAll(lines), "; ") + "."
 		}
 	}

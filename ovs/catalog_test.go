@@ -228,6 +228,14 @@ func TestCatalogQuotesLog(t *testing.T) {
 	if len(lines) != 3 || strings.Contains(strings.Join(lines, "\n"), "03:00.1") || strings.Contains(strings.Join(lines, "\n"), "INFO") {
 		t.Errorf("relevant lines: %q", lines)
 	}
+	// A host that looks ready: EAL's own reason becomes part of the cause.
+	g := facts(t, "usb-only-rmrr")
+	os.WriteFile(logf, []byte("2026-11-26T14:00:00.003Z|00012|dpdk|ERR|EAL: 0000:02:00.0 cannot add VFIO group to container, error 1 (Operation not permitted)\n"), 0o644)
+	g.Root = r
+	e = Explain(up(), nil, &Interface{Name: "p1", Type: "dpdk", Options: map[string]string{"dpdk-devargs": "0000:02:00.0"}, Error: "Error attaching device '0000:02:00.0' to DPDK"}, g)
+	if !e.HostReady || !strings.HasSuffix(e.Cause, "EAL says: 0000:02:00.0 cannot add VFIO group to container, error 1 (Operation not permitted)") {
+		t.Errorf("host ready, EAL reason: %+v", e)
+	}
 	if containsWord("dpdk01 x", "dpdk0") || !containsWord("(dpdk0)", "dpdk0") {
 		t.Error("containsWord")
 	}
