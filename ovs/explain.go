@@ -19,17 +19,12 @@ type Explanation struct {
 	Remedy []string `json:"remedy"`
 	// HostReady is set when the host's facts show nothing that stops the device (vfio-pci,
 	// viable group, no RMRR, huge pages): the cause lies elsewhere.
-	HostReady bool `json:"host_ready,omitempty"`
+	HostReady bool     `json:"host_ready,omitempty"`
+	Kind      Kind     `json:"kind,omitempty"` // the catalog's name for the cause (catalog.go)
+	Log       []string `json:"log,omitempty"`  // ovs-vswitchd's log lines about this interface or device
 }
 
-var (
-	attachErr    = regexp.MustCompile(`Error attaching device '([^']*)' to DPDK(?::\s*(.*))?`)
-	inUseErr     = regexp.MustCompile(`(?:already in use by|which is already in use by) (?:interface )?'?([^'\s]+)'?`)
-	missingArgs  = regexp.MustCompile(`missing 'options:dpdk-devargs'|dpdk-devargs.*(?:missing|required)`)
-	noDPDK       = regexp.MustCompile(`could not open network device (\S+) \((Address family not supported by protocol|No such device)\)`)
-	ofprotoErr   = regexp.MustCompile(`could not add network device (\S+) to ofproto \(([^)]*)\)`)
-	pciAddrShape = regexp.MustCompile(`^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$`)
-)
+var pciAddrShape = regexp.MustCompile(`^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$`)
 
 // Explain traces an Interface's error to its root cause, joining OVS's text with the host's
 // facts (nil facts gives OVS-side explanations only). An interface without an error gives nil.
@@ -38,37 +33,7 @@ func Explain(st *State, b *Bridge, i *Interface, f *check.Facts) *Explanation {
 		return nil
 	}
 	e := &Explanation{Raw: i.Error}
-	switch m := attachErr.FindStringSubmatch(i.Error); {
-	case m != nil:
-		explainAttach(e, m[1], m[2], f)
-	case inUseErr.MatchString(i.Error):
-		other := inUseErr.FindStringSubmatch(i.Error)[1]
-		e.Cause = fmt.Sprintf("the device %q is already used by interface %s", i.Options["dpdk-devargs"], other)
-		e.Detail = "A DPDK port owns its device: two Interfaces cannot name the same dpdk-devargs."
-		e.Remedy = []string{fmt.Sprintf("ovs-vsctl del-port %s   # or give %s another device", other, i.Name)}
-	case missingArgs.MatchString(i.Error):
-		e.Cause = "the interface has no options:dpdk-devargs"
-		e.Detail = "Since OVS 2.7 a type=dpdk interface must say which device it uses (a PCI address such as 0000:03:00.0, or a vdev); the old dpdkN names are gone."
-		e.Remedy = []string{fmt.Sprintf("ovs-vsctl set Interface %s options:dpdk-devargs=0000:03:00.0   # your NIC's PCI address (dpdk-doctor devices)", i.Name)}
-	case noDPDK.MatchString(i.Error):
-		e.Cause = "DPDK is not initialized in ovs-vswitchd, so interfaces of type " + i.Type + " cannot exist"
-		if st != nil && st.DPDKInit != "true" && st.DPDKInit != "try" {
-			e.Cause = "DPDK is not enabled (other_config:dpdk-init is not true), so type " + i.Type + " is unknown to ovs-vswitchd"
-		} else if st != nil && !st.DPDKInitialized {
-			e.Cause = "DPDK was requested but failed to initialize (dpdk_initialized is false): see the ovs-vswitchd log for EAL errors (huge pages, cores)"
-		}
-		e.Detail = "The dpdk port types are registered only when ovs-vswitchd starts DPDK; without it the netdev layer answers \"Address family not supported\". Is ovs-vswitchd the DPDK build (ovs-vswitchd-dpdk)?"
-		e.Remedy = []string{"ovs-vsctl set Open_vSwitch . other_config:dpdk-init=true", "systemctl restart openvswitch-switch   # DPDK starts only when vswitchd starts",
-			"update-alternatives --set ovs-vswitchd /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk   # Debian/Ubuntu: use the DPDK build"}
-	case ofprotoErr.MatchString(i.Error):
-		m := ofprotoErr.FindStringSubmatch(i.Error)
-		e.Cause = fmt.Sprintf("the bridge could not take the device (%s)", m[2])
-		if b != nil && IsDPDK(i.Type) && b.DatapathType != "netdev" {
-			e.Cause = fmt.Sprintf("bridge %s uses the kernel datapath (datapath_type %q), which cannot hold DPDK ports", b.Name, b.DatapathType)
-			e.Remedy = []string{fmt.Sprintf("ovs-vsctl set Bridge %s datapath_type=netdev", b.Name)}
-		}
-		e.Detail = "ofproto refuses a port when the datapath cannot open it: a DPDK port needs a bridge with datapath_type=netdev."
-	default:
+	if !explainCatalog(e, st, b, i, f) {
 		e.Cause = "OVS reports an error dpdk-doctor has no explanation for"
 		e.Detail = "The raw text is OVS's own; ovs-vswitchd's log (/var/log/openvswitch/ovs-vswitchd.log) has the lines around it."
 	}
