@@ -59,6 +59,8 @@ func ReadIDs(r host.Root) (*IDs, error) {
 func ParseIDs(b []byte) (*IDs, error) {
 	ids := &IDs{data: b, vendors: map[uint16]string{}, blocks: map[uint16][]int{}, classes: map[uint32]string{},
 		parsed: map[uint16]bool{}, devices: map[uint32]string{}, subsystems: map[uint64]string{}}
+	// Indented lines before the first vendor count as vendor 0000's, as they always have.
+	ids.blocks[0] = []int{0}
 	inClass := false
 	var class uint64
 	for n, p := 1, 0; p < len(b); n++ {
