@@ -72,7 +72,7 @@ var signatures = []struct {
 func Events(lines []Line) []Event {
 	var out []Event
 	for _, l := range lines {
-		if !strings.ContainsAny(l.Text, "RDIVEAF") { // cheap pre-filter: every signature holds one
+		if !mayMatch(l.Text) {
 			continue
 		}
 		for _, sig := range signatures {
@@ -98,6 +98,20 @@ func Events(lines []Line) []Event {
 		}
 	}
 	return out
+}
+
+// keywords are literal words of which every signature's match holds at least one; a line
+// holding none of them is skipped before any regexp runs (most of a kernel log).
+var keywords = []string{"RMRR", "IOMMU", "iommu", "DMAR", "AMD-Vi", "VFIO", "vfio", "EAL:"}
+
+// mayMatch reports whether s holds one of the keywords.
+func mayMatch(s string) bool {
+	for _, k := range keywords {
+		if strings.Contains(s, k) {
+			return true
+		}
+	}
+	return false
 }
 
 func fullBDF(s string) string {

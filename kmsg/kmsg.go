@@ -42,7 +42,9 @@ func Parse(b []byte) []Line {
 			continue
 		}
 		t := -1.0
-		if m := kmsgHead.FindStringSubmatch(s); m != nil {
+		// The header regexps are anchored; the first byte rules most of them out cheaply.
+		digit := s[0] >= '0' && s[0] <= '9'
+		if m := matchIf(digit, kmsgHead, s); m != nil {
 			if us, err := strconv.ParseInt(m[1], 10, 64); err == nil {
 				t = float64(us) / 1e6
 			}
@@ -50,10 +52,12 @@ func Parse(b []byte) []Line {
 		} else if s[0] == ' ' && strings.Contains(s, "=") && !strings.Contains(s, ":") {
 			continue // /dev/kmsg dictionary line
 		} else {
-			if m := syslogHead.FindString(s); m != "" {
-				s = s[len(m):]
+			if digit || s[0] >= 'A' && s[0] <= 'Z' {
+				if m := syslogHead.FindString(s); m != "" {
+					s = s[len(m):]
+				}
 			}
-			if m := dmesgTime.FindStringSubmatch(s); m != nil {
+			if m := matchIf(s != "" && s[0] == '[', dmesgTime, s); m != nil {
 				t, _ = strconv.ParseFloat(m[1], 64)
 				s = s[len(m[0]):]
 			}
@@ -61,4 +65,12 @@ func Parse(b []byte) []Line {
 		out = append(out, Line{N: n, Time: t, Text: s})
 	}
 	return out
+}
+
+// matchIf runs re on s only when ok (a cheap test that a match is possible) holds.
+func matchIf(ok bool, re *regexp.Regexp, s string) []string {
+	if !ok {
+		return nil
+	}
+	return re.FindStringSubmatch(s)
 }

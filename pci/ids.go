@@ -6,17 +6,27 @@ import (
 	"fmt"
 	"io/fs"
 	"strconv"
-	"strings"
+	"sync"
 
 	"github.com/dpdk-doctor/dpdk-doctor/host"
 )
 
 // IDs is the PCI ID database (pci.ids): vendor, device, subsystem and class names.
+//
+// It is read lazily: reading it indexes only the top-level lines (vendors and device classes);
+// a vendor's block of devices and subsystems is parsed the first time one of its devices is
+// looked up, so a host with a few vendors pays for those few out of the 2,500 in the file.
+// Its methods are safe for concurrent use.
 type IDs struct {
-	vendors    map[uint16]string
+	data    []byte
+	vendors map[uint16]string
+	blocks  map[uint16][]int  // where each vendor's indented lines start in data
+	classes map[uint32]string // class<<8 | subclass, and class<<8|0xff for the base class alone
+
+	mu         sync.Mutex
+	parsed     map[uint16]bool
 	devices    map[uint32]string // vendor<<16 | device
 	subsystems map[uint64]string // vendor<<48 | device<<32 | subvendor<<16 | subdevice
-	classes    map[uint32]string // class<<8 | subclass, and class<<8|0xff for the base class alone
 }
 
 // idsFiles are where distributions keep pci.ids, looked for under the host root.
@@ -43,87 +53,169 @@ func ReadIDs(r host.Root) (*IDs, error) {
 	return ids, nil
 }
 
-// ParseIDs parses the pci.ids format. Lines it cannot read are an error naming the line.
+// ParseIDs indexes text in the pci.ids format, keeping b. A top-level line (vendor or class) it
+// cannot read is an error naming the line; an unreadable indented line of a vendor's block is
+// skipped when the block is parsed.
 func ParseIDs(b []byte) (*IDs, error) {
-	ids := &IDs{map[uint16]string{}, map[uint32]string{}, map[uint64]string{}, map[uint32]string{}}
-	var vendor, device, class uint64
+	ids := &IDs{data: b, vendors: map[uint16]string{}, blocks: map[uint16][]int{}, classes: map[uint32]string{},
+		parsed: map[uint16]bool{}, devices: map[uint32]string{}, subsystems: map[uint64]string{}}
+	// Indented lines before the first vendor count as vendor 0000's, as they always have.
+	ids.blocks[0] = []int{0}
 	inClass := false
-	hex := func(s string, bits int) (uint64, bool) {
-		v, err := strconv.ParseUint(s, 16, bits)
-		return v, err == nil
-	}
-	for n := 1; len(b) > 0; n++ {
-		var line []byte
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			line, b = b[:i], b[i+1:]
-		} else {
-			line, b = b, nil
+	var class uint64
+	for n, p := 1, 0; p < len(b); n++ {
+		line, next := lineAt(b, p)
+		p = next
+		if len(line) > 0 && line[0] == '\t' && !inClass {
+			continue // a vendor's block: parsed on demand
 		}
-		s := strings.TrimRight(string(line), "\r ")
-		if s == "" || s[0] == '#' {
-			continue
+		tabs, id, name, ok := splitIDLine(line)
+		if tabs < 0 {
+			continue // blank or comment
 		}
-		bad := fmt.Errorf("pci.ids line %d: cannot read %q", n, s)
-		tabs := len(s) - len(strings.TrimLeft(s, "\t"))
-		s = s[tabs:]
-		id, name, ok := strings.Cut(s, "  ")
 		if !ok {
-			return nil, bad
+			return nil, fmt.Errorf("pci.ids line %d: cannot read %q", n, bytes.TrimRight(line, "\r "))
 		}
 		switch {
-		case tabs == 0 && strings.HasPrefix(id, "C "):
-			c, ok := hex(id[2:], 8)
+		case tabs == 0 && len(id) > 2 && id[0] == 'C' && id[1] == ' ':
+			c, ok := parseHex(id[2:], 8)
 			if !ok {
-				return nil, bad
+				return nil, fmt.Errorf("pci.ids line %d: cannot read %q", n, bytes.TrimRight(line, "\r "))
 			}
 			class, inClass = c, true
-			ids.classes[uint32(c)<<8|0xff] = name
+			ids.classes[uint32(c)<<8|0xff] = string(name)
 		case tabs == 0 && len(id) == 4:
-			v, ok := hex(id, 16)
+			v, ok := parseHex(id, 16)
 			if !ok {
 				// Other top-level lists (device classes "C" aside, e.g. "X" or "K") end the vendors.
 				inClass = false
 				continue
 			}
-			vendor, inClass = v, false
-			ids.vendors[uint16(v)] = name
+			inClass = false
+			ids.vendors[uint16(v)] = string(name)
+			ids.blocks[uint16(v)] = append(ids.blocks[uint16(v)], next)
 		case tabs == 0:
 			inClass = false
-			vendor = 1 << 20 // ignore what follows an unknown list header
 		case tabs == 1 && inClass:
-			sc, ok := hex(id, 8)
+			sc, ok := parseHex(id, 8)
 			if !ok {
-				return nil, bad
+				return nil, fmt.Errorf("pci.ids line %d: cannot read %q", n, bytes.TrimRight(line, "\r "))
 			}
-			ids.classes[uint32(class)<<8|uint32(sc)] = name
-		case tabs == 1 && vendor < 1<<16:
-			d, ok := hex(id, 16)
-			if !ok {
-				return nil, bad
-			}
-			device = d
-			ids.devices[uint32(vendor<<16|d)] = name
-		case tabs == 2 && !inClass && vendor < 1<<16:
-			sv, sd, ok2 := strings.Cut(id, " ")
-			v1, ok3 := hex(sv, 16)
-			v2, ok4 := hex(sd, 16)
-			if !ok2 || !ok3 || !ok4 {
-				return nil, bad
-			}
-			ids.subsystems[vendor<<48|device<<32|v1<<16|v2] = name
+			ids.classes[uint32(class)<<8|uint32(sc)] = string(name)
 		}
 	}
 	return ids, nil
+}
+
+// lineAt returns the line starting at p (without its newline) and where the next one starts.
+func lineAt(b []byte, p int) (line []byte, next int) {
+	if i := bytes.IndexByte(b[p:], '\n'); i >= 0 {
+		return b[p : p+i], p + i + 1
+	}
+	return b[p:], len(b)
+}
+
+// splitIDLine splits a pci.ids line into its indentation, ID and name. tabs is -1 for a blank
+// or comment line; ok is false when the line has no two-space separator.
+func splitIDLine(line []byte) (tabs int, id, name []byte, ok bool) {
+	line = bytes.TrimRight(line, "\r ")
+	if len(line) == 0 || line[0] == '#' {
+		return -1, nil, nil, true
+	}
+	for tabs < len(line) && line[tabs] == '\t' {
+		tabs++
+	}
+	line = line[tabs:]
+	i := bytes.Index(line, []byte("  "))
+	if i < 0 {
+		return tabs, nil, nil, false
+	}
+	return tabs, line[:i], line[i+2:], true
+}
+
+// parseHex parses a hexadecimal ID of at most bits bits, without allocating.
+func parseHex(s []byte, bits int) (uint64, bool) {
+	if len(s) == 0 || len(s) > bits/4 {
+		// strconv accepts leading zeros beyond the width; keep its answer for odd inputs.
+		v, err := strconv.ParseUint(string(s), 16, bits)
+		return v, err == nil
+	}
+	var v uint64
+	for _, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			v = v<<4 | uint64(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// parseVendor parses vendor v's blocks of devices and subsystems once. ids.mu is held.
+func (ids *IDs) parseVendor(v uint16) {
+	if ids.parsed[v] {
+		return
+	}
+	ids.parsed[v] = true
+	vendor := uint64(v)
+	for _, p := range ids.blocks[v] {
+		var device uint64
+	block:
+		for p < len(ids.data) {
+			line, next := lineAt(ids.data, p)
+			p = next
+			tabs, id, name, ok := splitIDLine(line)
+			if tabs < 0 || !ok {
+				continue
+			}
+			switch {
+			case tabs == 0 && len(id) == 4 && !(id[0] == 'C' && id[1] == ' '):
+				if _, isHex := parseHex(id, 16); isHex {
+					break block // the next vendor
+				}
+				// A list header that is not a vendor: its indented lines stayed with this vendor.
+			case tabs == 0:
+				break block
+			case tabs == 1:
+				d, ok := parseHex(id, 16)
+				if !ok {
+					continue
+				}
+				device = d
+				ids.devices[uint32(vendor<<16|d)] = string(name)
+			case tabs == 2:
+				sv, sd, ok2 := bytes.Cut(id, []byte(" "))
+				v1, ok3 := parseHex(sv, 16)
+				v2, ok4 := parseHex(sd, 16)
+				if ok2 && ok3 && ok4 {
+					ids.subsystems[vendor<<48|device<<32|v1<<16|v2] = string(name)
+				}
+			}
+		}
+	}
 }
 
 // Vendor returns the vendor's name, or "" when unknown.
 func (ids *IDs) Vendor(v uint16) string { return ids.vendors[v] }
 
 // Device returns the device's name, or "" when unknown.
-func (ids *IDs) Device(v, d uint16) string { return ids.devices[uint32(v)<<16|uint32(d)] }
+func (ids *IDs) Device(v, d uint16) string {
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	ids.parseVendor(v)
+	return ids.devices[uint32(v)<<16|uint32(d)]
+}
 
 // Subsystem returns the subsystem's name ("Ethernet Server Adapter X520-2"), or "".
 func (ids *IDs) Subsystem(v, d, sv, sd uint16) string {
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	ids.parseVendor(v)
 	return ids.subsystems[uint64(v)<<48|uint64(d)<<32|uint64(sv)<<16|uint64(sd)]
 }
 

@@ -87,7 +87,27 @@ func FuzzParseConfig(f *testing.F) {
 
 func FuzzParseIDs(f *testing.F) {
 	f.Add([]byte("8086  Intel\n\t10fb  X\n\t\t8086 000c  Y\nC 02  N\n\t00  E\n"))
-	f.Fuzz(func(t *testing.T, b []byte) { ParseIDs(b) })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ids, err := ParseIDs(b)
+		if err != nil {
+			return
+		}
+		// Every vendor's lazily parsed block gives the names the eager parser gives.
+		e, eerr := parseIDsEager(b)
+		for v := range ids.vendors {
+			ids.Device(v, 0x10fb)
+			if eerr == nil && ids.Vendor(v) != e.vendors[v] {
+				t.Fatalf("vendor %04x: lazy %q, eager %q", v, ids.Vendor(v), e.vendors[v])
+			}
+		}
+		if eerr == nil {
+			for k, name := range e.devices {
+				if got := ids.Device(uint16(k>>16), uint16(k)); got != name && ids.vendors[uint16(k>>16)] != "" {
+					t.Fatalf("device %08x: lazy %q, eager %q", k, got, name)
+				}
+			}
+		}
+	})
 }
 
 func FuzzParseAliases(f *testing.F) {

@@ -150,7 +150,7 @@ var (
 )
 
 func newDevices(g *globals) *cobra.Command {
-	var asJSON, all bool
+	var asJSON, all, devbind bool
 	cmd := &cobra.Command{
 		Use:   "devices",
 		Short: "List PCI devices with driver, IOMMU group, NUMA node, physical slot and RMRR state",
@@ -172,12 +172,17 @@ func newDevices(g *globals) *cobra.Command {
 			if asJSON {
 				return writeJSON(rows)
 			}
+			if devbind {
+				_, err = os.Stdout.WriteString(check.WriteDevbindStatus(rows, check.LoadedDPDKDrivers(f.Root)))
+				return err
+			}
 			_, err = os.Stdout.WriteString(check.WriteDeviceTable(rows))
 			return err
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array")
 	cmd.Flags().BoolVar(&all, "all", false, "list every PCI function, not only network controllers and DPDK-bound devices")
+	cmd.Flags().BoolVar(&devbind, "devbind", false, "print the network devices as `dpdk-devbind.py --status` does, with slot, IOMMU group and RMRR added")
 	return cmd
 }
 
