@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -68,7 +69,8 @@ type view struct {
 	Version  string
 	Worst    string
 	Counts   map[string]int
-	Problems []findingGroup // fail and warn, fails first
+	Causes   []cause // fail and warn, by root cause, fails first
+	Blocking int     // how many causes fail
 	Fine     []findingGroup
 	NUMA     []numaBand
 	Devices  int
@@ -79,12 +81,25 @@ type view struct {
 }
 
 type findingGroup struct {
+	Area        string
+	addrs       []string // the devices it concerns
 	Severity    string
 	ID          string
 	Summary     string // the first subject's summary
 	Explanation string
 	Remedy      []string
 	Subjects    []subject
+}
+
+// cause is one root cause: the head finding group and the groups that are its echoes.
+type cause struct {
+	Severity string
+	Title    string
+	Head     findingGroup
+	Related  []findingGroup
+	Fix      string // the first remedy's command, "" when it is only a step
+	FixNote  string // its comment, or the step
+	addrs    []string
 }
 
 type subject struct {
@@ -177,7 +192,8 @@ func build(in Input) (*view, error) {
 		v.Title = "this host"
 	}
 	v.Worst = string(check.Worst(in.Findings))
-	v.Problems, v.Fine = groupFindings(in.Findings, f.Devices)
+	var problems []findingGroup
+	problems, v.Fine = groupFindings(in.Findings, f.Devices)
 
 	name := func(d *pci.Device) string {
 		if n := in.Names[d.Address]; n != "" {
@@ -278,6 +294,16 @@ func build(in Input) (*view, error) {
 		v.NUMA = append(v.NUMA, *bands[n])
 	}
 	v.RMRRs, v.DMARNote = rmrrs(f, name)
+	byAddr := map[string]*devView{}
+	for a, dv := range views {
+		byAddr[a.String()] = dv
+	}
+	v.Causes = clusterCauses(problems, byAddr)
+	for _, c := range v.Causes {
+		if c.Severity == string(check.Fail) {
+			v.Blocking++
+		}
+	}
 	return v, nil
 }
 
@@ -409,28 +435,35 @@ func verdictWord(v string) string {
 	return "not DPDK candidates"
 }
 
-// groupFindings groups findings by ID, verdict and remedy (one cause, one remedy: one entry
-// naming every subject), problems first.
+// groupFindings groups findings by ID, verdict, explanation and remedy, with the subject's own
+// address taken out of the remedy (so "fix rmrr 0000:03:00.0" and "fix rmrr 0000:03:00.1" are
+// one remedy): one entry naming every subject, problems first.
 func groupFindings(fs []check.Finding, ds *pci.Devices) (problems, fine []findingGroup) {
 	idx := map[string]int{}
 	var all []findingGroup
 	for _, fd := range fs {
-		key := string(fd.Severity) + "\x00" + fd.ID + "\x00" + strings.Join(fd.Remedy, "\x00") + "\x00" + fd.Explanation
+		norm := strings.ReplaceAll(strings.Join(fd.Remedy, "\x00"), fd.Subject, "{}")
+		key := string(fd.Severity) + "\x00" + fd.ID + "\x00" + norm + "\x00" + strings.ReplaceAll(fd.Explanation, fd.Subject, "{}")
 		i, ok := idx[key]
 		if !ok {
 			i = len(all)
 			idx[key] = i
-			all = append(all, findingGroup{Severity: string(fd.Severity), ID: fd.ID, Summary: fd.Summary, Explanation: fd.Explanation, Remedy: fd.Remedy})
+			all = append(all, findingGroup{Severity: string(fd.Severity), ID: fd.ID, Area: fd.Area, Summary: fd.Summary, Explanation: fd.Explanation, Remedy: fd.Remedy})
 		}
 		s := subject{Name: fd.Subject, Summary: fd.Summary}
 		if a, err := pci.ParseAddress(fd.Subject); err == nil && ds.Get(a) != nil {
 			s.Anchor = "dev-" + a.String()
+			all[i].addrs = append(all[i].addrs, a.String())
+		} else {
+			for _, m := range addrRE.FindAllString(fd.Summary, -1) {
+				if a, err := pci.ParseAddress(m); err == nil && ds.Get(a) != nil {
+					all[i].addrs = append(all[i].addrs, a.String())
+				}
+			}
 		}
 		all[i].Subjects = append(all[i].Subjects, s)
 	}
-	sort.SliceStable(all, func(i, j int) bool {
-		return rankOf(check.Severity(all[i].Severity)) > rankOf(check.Severity(all[j].Severity))
-	})
+	sort.SliceStable(all, func(i, j int) bool { return rankOf(check.Severity(all[i].Severity)) > rankOf(check.Severity(all[j].Severity)) })
 	for _, g := range all {
 		if g.Severity == string(check.OK) {
 			fine = append(fine, g)
@@ -439,6 +472,134 @@ func groupFindings(fs []check.Finding, ds *pci.Devices) (problems, fine []findin
 		}
 	}
 	return problems, fine
+}
+
+var addrRE = regexp.MustCompile(`\b[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]\b`)
+
+// areaOrder ranks areas for choosing a cause's head: the device's own finding explains the
+// kernel log's and OVS's echoes of it, not the other way round.
+var areaOrder = []string{"device", "iommu", "vfio", "cpu", "hugepages", "kernellog", "ovs"}
+
+func areaRank(a string) int {
+	if i := slices.Index(areaOrder, a); i >= 0 {
+		return i
+	}
+	return len(areaOrder)
+}
+
+// clusterCauses joins problem groups that concern the same devices into one root cause: the
+// RMRR lock of a NIC, the kernel log line that shows the refusal and OVS's "Error attaching
+// device" are one problem. The head is the most severe group of the most basic area.
+func clusterCauses(groups []findingGroup, devs map[string]*devView) []cause {
+	parent := make([]int, len(groups))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			i = parent[i]
+		}
+		return i
+	}
+	owner := map[string]int{}
+	for i, g := range groups {
+		for _, a := range g.addrs {
+			if j, ok := owner[a]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				owner[a] = i
+			}
+		}
+	}
+	members := map[int][]int{}
+	var roots []int
+	for i := range groups {
+		r := find(i)
+		if _, ok := members[r]; !ok {
+			roots = append(roots, r)
+		}
+		members[r] = append(members[r], i)
+	}
+	var out []cause
+	for _, r := range roots {
+		ms := members[r]
+		sort.SliceStable(ms, func(a, b int) bool {
+			ga, gb := groups[ms[a]], groups[ms[b]]
+			if ra, rb := rankOf(check.Severity(ga.Severity)), rankOf(check.Severity(gb.Severity)); ra != rb {
+				return ra > rb
+			}
+			return areaRank(ga.Area) < areaRank(gb.Area)
+		})
+		c := cause{Head: groups[ms[0]], Severity: groups[ms[0]].Severity}
+		for _, i := range ms[1:] {
+			c.Related = append(c.Related, groups[i])
+		}
+		seen := map[string]bool{}
+		for _, i := range ms {
+			for _, a := range groups[i].addrs {
+				if !seen[a] {
+					seen[a] = true
+					c.addrs = append(c.addrs, a)
+				}
+			}
+		}
+		sort.Strings(c.addrs)
+		c.Title = title(c, devs)
+		if len(c.Head.Remedy) > 0 {
+			r := c.Head.Remedy[0]
+			cmd, note, _ := strings.Cut(r, "#")
+			c.Fix, c.FixNote = strings.TrimSpace(cmd), strings.TrimSpace(note)
+		}
+		out = append(out, c)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return rankOf(check.Severity(out[i].Severity)) > rankOf(check.Severity(out[j].Severity)) })
+	return out
+}
+
+// title names a cause's devices the way an operator says them: "0000:03:00.0 and 0000:03:00.1
+// (Intel ... X520-2, slot 2)".
+func title(c cause, devs map[string]*devView) string {
+	if len(c.addrs) == 0 {
+		return c.Head.Subjects[0].Name
+	}
+	shown := c.addrs
+	more := ""
+	if len(shown) > 4 {
+		shown, more = shown[:4], fmt.Sprintf(" and %d more", len(c.addrs)-4)
+	}
+	t := shown[0]
+	if len(shown) > 1 && more == "" {
+		t = strings.Join(shown[:len(shown)-1], ", ") + " and " + shown[len(shown)-1]
+	} else if len(shown) > 1 {
+		t = strings.Join(shown, ", ") + more
+	}
+	var names, slots []string
+	for _, a := range c.addrs {
+		d := devs[a]
+		if d == nil {
+			continue
+		}
+		if !slices.Contains(names, d.Name) {
+			names = append(names, d.Name)
+		}
+		if d.Slot != "" && !slices.Contains(slots, d.Slot) {
+			slots = append(slots, d.Slot)
+		}
+	}
+	var extra []string
+	if len(names) == 1 {
+		extra = append(extra, names[0])
+	}
+	if len(slots) == 1 {
+		extra = append(extra, "slot "+slots[0])
+	} else if len(slots) > 1 {
+		extra = append(extra, "slots "+strings.Join(slots, ", "))
+	}
+	if len(extra) > 0 {
+		t += " (" + strings.Join(extra, ", ") + ")"
+	}
+	return t
 }
 
 const maxCovered = 8
