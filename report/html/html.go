@@ -89,6 +89,42 @@ type findingGroup struct {
 	Explanation string
 	Remedy      []string
 	Subjects    []subject
+	Ranges      []subjectRange // for many subjects: runs of neighbouring functions
+}
+
+// subjectRange is a run of subjects that are neighbours in the PCI tree's address order.
+type subjectRange struct {
+	First, Last subject
+	N           int
+}
+
+// manySubjects is how many subjects a finding group lists one by one before showing runs.
+const manySubjects = 16
+
+func (g *findingGroup) makeRanges(ds *pci.Devices) {
+	if len(g.Subjects) <= manySubjects {
+		return
+	}
+	pos := map[string]int{}
+	for i, d := range ds.List {
+		pos[d.Address.String()] = i
+	}
+	last := -2
+	for _, s := range g.Subjects {
+		p, ok := pos[s.Name]
+		switch {
+		case ok && len(g.Ranges) > 0 && p == last+1:
+			r := &g.Ranges[len(g.Ranges)-1]
+			r.Last, r.N = s, r.N+1
+		default:
+			g.Ranges = append(g.Ranges, subjectRange{First: s, Last: s, N: 1})
+		}
+		if ok {
+			last = p
+		} else {
+			last = -2
+		}
+	}
 }
 
 // cause is one root cause: the head finding group and the groups that are its echoes.
@@ -125,7 +161,8 @@ type item struct {
 }
 
 type groupBox struct {
-	ID      int // -1: no IOMMU group
+	Mini    bool // inside a folded run: drawn as a line of addresses, the summary says what they are
+	ID      int  // -1: no IOMMU group
 	Members []*node
 }
 
@@ -395,6 +432,9 @@ func layoutBus(ds []*pci.Device, views map[pci.Address]*devView, mk func(*pci.De
 		out = append(out, item{Group: boxes[i]})
 		if j-i >= 3 {
 			rest := boxes[i+1 : j]
+			for _, b := range rest {
+				b.Mini = true
+			}
 			first, last := rest[0].Members[0].Dev, rest[len(rest)-1].Members
 			fns := 0
 			for _, b := range rest {
@@ -465,6 +505,7 @@ func groupFindings(fs []check.Finding, ds *pci.Devices) (problems, fine []findin
 	}
 	sort.SliceStable(all, func(i, j int) bool { return rankOf(check.Severity(all[i].Severity)) > rankOf(check.Severity(all[j].Severity)) })
 	for _, g := range all {
+		g.makeRanges(ds)
 		if g.Severity == string(check.OK) {
 			fine = append(fine, g)
 		} else {

@@ -62,7 +62,7 @@ func demoInput(t testing.TB) Input {
 }
 
 func bigInput(t testing.TB, n int) Input {
-	dir := t.TempDir()
+	dir := scratch(t)
 	if err := testhost.Big(n).Write(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +71,18 @@ func bigInput(t testing.TB, n int) Input {
 		t.Fatal(err)
 	}
 	return input(t, r)
+}
+
+// scratch is a temporary directory for a big tree: in /dev/shm when there is one (writing and
+// removing thousands of small files on a busy disk takes minutes), else the test's own.
+func scratch(t testing.TB) string {
+	if st, err := os.Stat("/dev/shm"); err == nil && st.IsDir() {
+		if dir, err := os.MkdirTemp("/dev/shm", "dpdk-doctor-report-"); err == nil {
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			return dir
+		}
+	}
+	return t.TempDir()
 }
 
 // artefactDir is where a test keeps what a person should look at (screenshots, pages):
@@ -271,8 +283,8 @@ func TestBigTree(t *testing.T) {
 	b := render(t, in)
 	took := time.Since(start)
 	t.Logf("4096 functions: %d bytes, rendered in %v", len(b), took)
-	if len(b) > 4<<20 {
-		t.Errorf("page is %d bytes, want < 4 MiB", len(b))
+	if len(b) > 2<<20 {
+		t.Errorf("page is %d bytes, want < 2 MiB", len(b))
 	}
 	if took > 5*time.Second {
 		t.Errorf("rendering took %v, want < 5s", took)
