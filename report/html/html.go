@@ -309,22 +309,46 @@ func build(in Input) (*view, error) {
 		}
 		hbs[hb] = append(hbs[hb], d)
 	}
+	// NUMA bands: each root-bus device (and its subtree) goes to the node most of its functions
+	// report; a host bridge whose root ports sit on different nodes appears in each band.
 	bands := map[int]*numaBand{}
 	var nodes []int
 	for _, hb := range hbOrder {
-		roots := hbs[hb]
-		numa := majorityNUMA(roots, children)
-		b := bands[numa]
-		if b == nil {
-			label := fmt.Sprintf("NUMA node %d", numa)
-			if numa < 0 {
-				label = "NUMA node unknown (not a NUMA machine, or the firmware does not say)"
+		byNode := map[int][]*pci.Device{}
+		var order []int
+		for _, d := range hbs[hb] {
+			n := majorityNUMA([]*pci.Device{d}, children)
+			if _, ok := byNode[n]; !ok {
+				order = append(order, n)
 			}
-			b = &numaBand{Label: label}
-			bands[numa] = b
-			nodes = append(nodes, numa)
+			byNode[n] = append(byNode[n], d)
 		}
-		b.Bridges = append(b.Bridges, &hostBridge{Name: hb, Groups: layoutBus(roots, views, mk)})
+		// a device with no node of its own (the host bridge's own functions) joins the bridge's majority
+		if unknown, ok := byNode[-1]; ok && len(order) > 1 {
+			m := majorityNUMA(hbs[hb], children)
+			byNode[m] = append(byNode[m], unknown...)
+			delete(byNode, -1)
+			order = slices.DeleteFunc(order, func(n int) bool { return n == -1 })
+		}
+		for _, numa := range order {
+			b := bands[numa]
+			if b == nil {
+				label := fmt.Sprintf("NUMA node %d", numa)
+				if numa < 0 {
+					label = "NUMA node unknown (not a NUMA machine, or the firmware does not say)"
+				}
+				b = &numaBand{Label: label}
+				bands[numa] = b
+				nodes = append(nodes, numa)
+			}
+			roots := byNode[numa]
+			slices.SortFunc(roots, func(a, b *pci.Device) int { return strings.Compare(a.Address.String(), b.Address.String()) })
+			name := hb
+			if len(order) > 1 {
+				name += fmt.Sprintf(" (its devices on node %d)", numa)
+			}
+			b.Bridges = append(b.Bridges, &hostBridge{Name: name, Groups: layoutBus(roots, views, mk)})
+		}
 	}
 	sort.Ints(nodes)
 	for _, n := range nodes {
@@ -503,7 +527,9 @@ func groupFindings(fs []check.Finding, ds *pci.Devices) (problems, fine []findin
 		}
 		all[i].Subjects = append(all[i].Subjects, s)
 	}
-	sort.SliceStable(all, func(i, j int) bool { return rankOf(check.Severity(all[i].Severity)) > rankOf(check.Severity(all[j].Severity)) })
+	sort.SliceStable(all, func(i, j int) bool {
+		return rankOf(check.Severity(all[i].Severity)) > rankOf(check.Severity(all[j].Severity))
+	})
 	for _, g := range all {
 		g.makeRanges(ds)
 		if g.Severity == string(check.OK) {
@@ -594,7 +620,9 @@ func clusterCauses(groups []findingGroup, devs map[string]*devView) []cause {
 		}
 		out = append(out, c)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return rankOf(check.Severity(out[i].Severity)) > rankOf(check.Severity(out[j].Severity)) })
+	sort.SliceStable(out, func(i, j int) bool {
+		return rankOf(check.Severity(out[i].Severity)) > rankOf(check.Severity(out[j].Severity))
+	})
 	return out
 }
 
