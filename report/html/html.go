@@ -189,6 +189,7 @@ type devView struct {
 	NUMA      int
 	Group     int
 	Bridge    bool
+	ShowNUMA  bool     // more than one NUMA node on the host: each device says its own
 	Notes     []string // the summaries of its non-ok findings
 	sig       string
 }
@@ -211,6 +212,7 @@ type scopeView struct {
 }
 
 type coveredView struct {
+	Path   string
 	Addr   string
 	Name   string
 	State  string // locked, relaxable
@@ -267,11 +269,17 @@ func build(in Input) (*view, error) {
 			isBridge[d.Parent.Address] = true
 		}
 	}
+	numaNodes := map[int]bool{}
+	for _, d := range f.Devices.List {
+		if d.NUMANode >= 0 {
+			numaNodes[d.NUMANode] = true
+		}
+	}
 	views := map[pci.Address]*devView{}
 	for _, d := range f.Devices.List {
 		a := d.Address.String()
 		dv := &devView{Addr: a, Name: name(d), Driver: d.Driver, Ifaces: strings.Join(d.Interfaces, ", "), Slot: d.Slot, NUMA: d.NUMANode,
-			Group: d.IOMMUGroup, Bridge: isBridge[d.Address] || d.Config.Class>>8 == 0x0604, Notes: notes[a]}
+			Group: d.IOMMUGroup, ShowNUMA: len(numaNodes) > 1, Bridge: isBridge[d.Address] || d.Config.Class>>8 == 0x0604, Notes: notes[a]}
 		switch {
 		case !selected[d.Address]:
 			dv.Verdict = "none"
@@ -695,14 +703,14 @@ func rmrrs(f *check.Facts, name func(*pci.Device) string) ([]rmrrView, string) {
 					if c.RMRR.Offset != r.Offset || c.Scope.Offset != s.Offset {
 						continue
 					}
-					cv := coveredView{Addr: d.Address.String(), Name: name(d), State: "locked", Reason: c.Reason}
+					cv := coveredView{Path: s.String(), Addr: d.Address.String(), Name: name(d), State: "locked", Reason: c.Reason}
 					if c.Relaxed {
 						cv.State = "relaxable"
 					}
 					if c.Via == d {
-						cv.Why = "the scope path " + s.String() + " names this device"
+						cv.Why = "the path names this device"
 					} else {
-						cv.Why = fmt.Sprintf("the scope path %s names bridge %s, and this device is on a bus below it", s.String(), c.Via.Address)
+						cv.Why = fmt.Sprintf("the path names bridge %s; this device is on a bus below it", c.Via.Address)
 					}
 					if len(sv.Covered) < maxCovered {
 						sv.Covered = append(sv.Covered, cv)

@@ -251,7 +251,7 @@ func TestDemoInBrowser(t *testing.T) {
 	var covered bool
 	for _, li := range find(doc, func(n *xhtml.Node) bool { return hasClass(n, "cov-locked") }) {
 		s := text(li)
-		if strings.Contains(s, "0000:03:00.0") && strings.Contains(s, "scope path 00:02.0/00.0") && strings.Contains(s, "locked") {
+		if strings.Contains(s, "0000:03:00.0") && strings.Contains(s, "00:02.0/00.0") && strings.Contains(s, "locked") && strings.Contains(s, "the path names this device") {
 			covered = true
 		}
 	}
