@@ -570,8 +570,7 @@ func clusterCauses(groups []findingGroup, devs map[string]*devView) []cause {
 	for i := range parent {
 		parent[i] = i
 	}
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			i = parent[i]
 		}
