@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
+	"github.com/dpdk-doctor/dpdk-doctor/ivrs"
 	"github.com/dpdk-doctor/dpdk-doctor/ovs"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 	reporthtml "github.com/dpdk-doctor/dpdk-doctor/report/html"
@@ -40,6 +42,12 @@ func newReport(g *globals) *cobra.Command {
 			ids, _ := pci.ReadIDs(f.Root)
 			for _, d := range f.Devices.List {
 				in.Names[d.Address] = check.Name(ids, d)
+			}
+			if t, err := ivrs.Read(f.Root); err != nil {
+				return inputErr(err)
+			} else if t != nil {
+				release, _ := f.Root.ReadString("proc/sys/kernel/osrelease")
+				in.IVRS = ivrs.NewReport(t, f.Devices, func(d *pci.Device) string { return in.Names[d.Address] }, strings.TrimSpace(release))
 			}
 			if st, source, ok, err := ovsState(cmd.Context(), g, f); err == nil && ok {
 				in.OVS, in.OVSSource = ovs.NewShow(st, f), source

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 	"github.com/dpdk-doctor/dpdk-doctor/dmar"
+	"github.com/dpdk-doctor/dpdk-doctor/ivrs"
 	"github.com/dpdk-doctor/dpdk-doctor/ovs"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 )
@@ -43,6 +44,8 @@ type Input struct {
 	OVSSource string    // where the OVS state was read ("unix:/run/openvswitch/db.sock", a snapshot)
 	// Names gives a device's human name by address ("Intel 82599ES ... (X520-2)"); optional.
 	Names map[pci.Address]string
+	// IVRS is the AMD IVRS table's report (its IVMDs and the devices they cover); optional.
+	IVRS *ivrs.Report
 	// Version is dpdk-doctor's version, shown in the footer; optional.
 	Version string
 }
@@ -78,6 +81,7 @@ type view struct {
 	DMARNote string
 	OVS      *ovs.Show
 	OVSSrc   string
+	IVRS     *ivrs.Report
 }
 
 type findingGroup struct {
@@ -189,6 +193,7 @@ type devView struct {
 	NUMA      int
 	Group     int
 	Bridge    bool
+	IVMD      bool     // an AMD IVMD covers it and the kernel refuses it to VFIO
 	ShowNUMA  bool     // more than one NUMA node on the host: each device says its own
 	Notes     []string // the summaries of its non-ok findings
 	sig       string
@@ -231,6 +236,7 @@ func build(in Input) (*view, error) {
 		v.Title = "this host"
 	}
 	v.Worst = string(check.Worst(in.Findings))
+	v.IVRS = in.IVRS
 	var problems []findingGroup
 	problems, v.Fine = groupFindings(in.Findings, f.Devices)
 
@@ -275,6 +281,16 @@ func build(in Input) (*view, error) {
 			numaNodes[d.NUMANode] = true
 		}
 	}
+	ivmdRefused := map[string]bool{}
+	if in.IVRS != nil {
+		for _, m := range in.IVRS.IVMD {
+			for _, d := range m.Devices {
+				if d.Refused {
+					ivmdRefused[d.Address] = true
+				}
+			}
+		}
+	}
 	views := map[pci.Address]*devView{}
 	for _, d := range f.Devices.List {
 		a := d.Address.String()
@@ -290,6 +306,7 @@ func build(in Input) (*view, error) {
 		}
 		rv := f.RMRR[d.Address]
 		dv.RMRR = string(rv.State)
+		dv.IVMD = ivmdRefused[a]
 		for _, c := range rv.Covers {
 			if i, ok := rmrrIdx[c.RMRR.Offset]; ok && !slices.Contains(dv.RMRRLinks, i) {
 				dv.RMRRLinks = append(dv.RMRRLinks, i)

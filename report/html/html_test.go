@@ -17,6 +17,7 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/demo"
 	"github.com/dpdk-doctor/dpdk-doctor/host"
 	"github.com/dpdk-doctor/dpdk-doctor/internal/testhost"
+	"github.com/dpdk-doctor/dpdk-doctor/ivrs"
 	"github.com/dpdk-doctor/dpdk-doctor/ovs"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 )
@@ -393,5 +394,40 @@ func TestClusterCauses(t *testing.T) {
 func TestNoFacts(t *testing.T) {
 	if err := Write(&bytes.Buffer{}, Input{}); err == nil {
 		t.Error("Write with no facts gave no error")
+	}
+}
+
+// TestIVMD renders an AMD host whose IVRS table has a device IVMD over its first network
+// function: the IVMD section names the device and the device carries the refusal badge.
+func TestIVMD(t *testing.T) {
+	r, err := host.Dir(filepath.Join("..", "..", "testdata", "hosts", "amd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := input(t, r)
+	var nic *pci.Device
+	for _, d := range in.Facts.Devices.List {
+		if d.IsNetwork() {
+			nic = d
+			break
+		}
+	}
+	if nic == nil {
+		t.Fatal("the amd tree has no network device")
+	}
+	a := nic.Address
+	tbl := ivrs.LabTable(2, ivrs.IVMD(ivrs.TypeIVMDDevice, ivrs.ID(a.Bus, a.Device, a.Function), 0, 0xbd000000, 0x100000, false))
+	in.IVRS = ivrs.NewReport(tbl, in.Facts.Devices, nil, "6.8.0")
+	doc, err := xhtml.Parse(bytes.NewReader(render(t, in)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := byID(doc, "ivmd")
+	if sec == nil || !strings.Contains(text(sec), a.String()) || !strings.Contains(text(sec), "refuses it to VFIO") {
+		t.Fatalf("IVMD section does not name %s as refused", a)
+	}
+	d := byID(doc, "dev-"+a.String())
+	if d == nil || !strings.Contains(text(d), "IVMD: refused") {
+		t.Errorf("%s lacks the IVMD badge", a)
 	}
 }
