@@ -317,6 +317,12 @@ func TestBigTree(t *testing.T) {
 	if len(seen) != len(in.Facts.Devices.List) {
 		t.Errorf("%d device boxes for %d functions", len(seen), len(in.Facts.Devices.List))
 	}
+	shot := filepath.Join(filepath.Dir(page), "big-report.png")
+	os.Remove(shot)
+	browse(t, bin, page, 60*time.Second, "--screenshot="+shot, "--window-size=1400,1000", "--hide-scrollbars")
+	if st, err := os.Stat(shot); err != nil || st.Size() < 10000 {
+		t.Errorf("no screenshot at %s (%v)", shot, err)
+	}
 	folded := find(doc, func(n *xhtml.Node) bool { return hasClass(n, "folded") })
 	if len(folded) == 0 {
 		t.Errorf("no folded runs: 4,096 functions would be drawn one by one")
