@@ -14,6 +14,8 @@ pkgs=(
   librte-bus-pci23 librte-bus-vdev23 librte-net-af-packet23 librte-mempool-ring23 librte-net-e1000-23
   # the real tools the tests run
   pciutils tcpdump acpica-tools iproute2
+  # report --html is tested in a real browser (report/html)
+  chromium
   # go test -race needs cgo
   gcc libc6-dev
   # the real-kernel lab (QEMU, a busybox initramfs)
