@@ -296,10 +296,10 @@ func TestRMRRJSON(t *testing.T) {
 		} `json:"flags"`
 		RMRR []struct {
 			Segment int    `json:"segment"`
-			Base    uint64 `json:"base"`
-			End     uint64 `json:"end"`
+			Base    string `json:"base"`
+			End     string `json:"end"`
 			Scopes  []struct {
-				Type          int      `json:"type"`
+				Type          string   `json:"type"`
 				EnumerationID int      `json:"enumeration_id"`
 				StartBus      int      `json:"start_bus"`
 				Path          [][2]int `json:"path"`
@@ -318,7 +318,7 @@ func TestRMRRJSON(t *testing.T) {
 	for _, r := range doc.RMRR {
 		for _, s := range r.Scopes {
 			if s.Address == "0000:03:00.0" {
-				found = s.Slot == "2" && s.Type == 1 && len(s.Path) == 2 && s.Path[0] == [2]int{2, 0}
+				found = s.Slot == "2" && s.Type == "endpoint" && len(s.Path) == 2 && s.Path[0] == [2]int{2, 0}
 			}
 		}
 	}
