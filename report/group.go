@@ -141,7 +141,7 @@ func owner(causes []*Cause, self *Cause, merged map[*Cause]bool, f check.Finding
 			continue
 		}
 		subj := c.Subjects()
-		if slices.Contains(subj, f.Subject) {
+		if pciAddr.MatchString(f.Subject) && slices.Contains(subj, f.Subject) {
 			return c
 		}
 		for _, a := range pciAddr.FindAllString(f.Summary, -1) {

@@ -44,9 +44,13 @@ func ParseRemedy(lines []string) Remedy {
 		}
 		if text, ok := strings.CutPrefix(l, "#"); ok {
 			text = strings.TrimSpace(text)
-			if rest, ok := cutOr(text); ok {
+			rest, or := cutOr(text)
+			if or {
 				flush()
 				text = rest
+			} else if n := len(cur); n > 0 && cur[n-1].Step != "" && continues(cur[n-1].Step, text) {
+				cur[n-1].Step += " " + text // one sentence broken over two '#' lines
+				continue
 			}
 			if text != "" {
 				cur = append(cur, Action{Step: text})
@@ -69,6 +73,15 @@ func ParseRemedy(lines []string) Remedy {
 	}
 	flush()
 	return r
+}
+
+// continues reports whether a step's text stops mid-sentence and next goes on with it (lower
+// case, not a label such as "libvirt: ..."), so the two '#' lines are one step.
+func continues(step, next string) bool {
+	last := step[len(step)-1]
+	f := strings.Fields(next)
+	return (last >= 'a' && last <= 'z' || last >= '0' && last <= '9' || last == ',') &&
+		len(f) > 0 && next[0] >= 'a' && next[0] <= 'z' && !strings.HasSuffix(f[0], ":")
 }
 
 // cutOr removes a leading "or" ("or move the card", "or, on kernels ...").
