@@ -39,6 +39,8 @@ func TestMain(m *testing.M) {
 		os.Stderr.Write(out)
 		os.Exit(2)
 	}
+	// check --json reports the time it ran: fixed here, so that two runs of one check compare equal.
+	os.Setenv("SOURCE_DATE_EPOCH", "1704164645")
 	code := m.Run()
 	stopOVS()
 	os.RemoveAll(dir)
@@ -129,6 +131,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"check", "--demo", "--device", "0000:09:00.0"}, 2, "no such PCI device"},
 		{[]string{"check", "--demo", "--root", tree("amd")}, 2, "cannot be used together"},
 		{[]string{"check", "--bogus"}, 2, "bogus"},
+		{[]string{"check", "--demo", "--color", "sometimes"}, 2, "sometimes"},
 		{[]string{"rmrr", "--dmar", "main.go"}, 2, "no DMAR table"},
 		{[]string{"rmrr", "--root", tree("amd")}, 2, "AMD"},
 	}
