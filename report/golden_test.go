@@ -256,3 +256,19 @@ func TestSchemasRejectBadDocuments(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoFirstScreenCommand: the first 24 lines of `check --demo` at 80 columns, as an
+// operator sees them, name the seed's diagnosis (the X520 in slot 2, RMRR-locked) and its fix.
+func TestDemoFirstScreenCommand(t *testing.T) {
+	out, _, code := run(t, "check", "--demo")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	lines := strings.Split(out, "\n")
+	screen := strings.Join(lines[:min(24, len(lines))], "\n")
+	for _, want := range []string{"1 problem blocks DPDK:", "(X520-2, slot 2): RMRR-locked", "-> dpdk-doctor fix rmrr 0000:03:00.0"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the first screen lacks %q:\n%s", want, screen)
+		}
+	}
+}
