@@ -196,11 +196,16 @@ func (p *printer) cause(c *Cause) {
 func (p *printer) action(lead string, a Action) {
 	q := quote.Text
 	if a.Run != "" {
-		line := indent + lead + p.paint(bold, q(a.Run))
-		if a.Note != "" {
-			line += "   # " + q(a.Note)
+		p.b.WriteString(indent + lead + p.paint(bold, q(a.Run)))
+		switch n := len(indent) + len(lead) + len(q(a.Run)); {
+		case a.Note == "":
+			p.b.WriteString("\n")
+		case n+5+len(q(a.Note)) <= p.opt.Width:
+			p.b.WriteString("   # " + q(a.Note) + "\n")
+		default: // the note on lines of its own, so the command stays whole
+			p.b.WriteString("\n")
+			p.wrap(indent+"   # ", len(indent)+5, q(a.Note), indent+"     ")
 		}
-		p.b.WriteString(line + "\n")
 		return
 	}
 	p.wrap(indent+lead, len(indent)+len(lead), q(a.Step), indent+"   ")
