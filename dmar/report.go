@@ -40,7 +40,7 @@ type ReportRMRR struct {
 
 // ReportScope is one RMRR scope and what it names on this host.
 type ReportScope struct {
-	Type          uint8      `json:"type"`
+	Type          uint8      `json:"-"` // by name and number, see MarshalJSON
 	EnumerationID uint8      `json:"enumeration_id"`
 	StartBus      uint8      `json:"start_bus"`
 	Path          [][2]uint8 `json:"path"`

@@ -94,8 +94,9 @@ func gather(g *globals, devices []string) (*check.Facts, error) {
 }
 
 func newCheck(g *globals) *cobra.Command {
-	var asJSON bool
+	var asJSON, verbose bool
 	var devices []string
+	var color string
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Judge whether this host (or a tree) is ready for DPDK and VFIO",
@@ -111,22 +112,12 @@ func newCheck(g *globals) *cobra.Command {
 			}
 			findings := check.Run(f)
 			findings = append(findings, extraFindings(cmd, g, f)...)
-			rep := check.NewReport(f, findings)
 			show, err := writeTextfile(cmd, g, f, findings, asJSON)
 			if err != nil {
 				return err
 			}
-			switch {
-			case !show: // --textfile: the metrics file is the output
-			case asJSON:
-				err = rep.WriteJSON(os.Stdout)
-			default:
-				ids, _ := pci.ReadIDs(f.Root)
-				names := map[string]string{}
-				for _, d := range f.Selected {
-					names[d.Address.String()] = check.Name(ids, d)
-				}
-				err = rep.WriteText(os.Stdout, names)
+			if show {
+				err = writeCheck(f, findings, asJSON, verbose, color)
 			}
 			if err != nil {
 				return err
@@ -137,7 +128,9 @@ func newCheck(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON document (schema: report/schema/check.schema.json)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list what is fine and print the evidence of every finding")
+	cmd.Flags().StringVar(&color, "color", "auto", "colour the text: `WHEN` auto (on a terminal, unless NO_COLOR is set), always or never")
 	cmd.Flags().StringSliceVar(&devices, "device", nil, "judge only these PCI `ADDRESS`es (default: network controllers and devices on DPDK drivers)")
 	addCheckFlags(cmd)
 	return cmd

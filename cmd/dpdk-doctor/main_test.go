@@ -39,6 +39,8 @@ func TestMain(m *testing.M) {
 		os.Stderr.Write(out)
 		os.Exit(2)
 	}
+	// check --json reports the time it ran: fixed here, so that two runs of one check compare equal.
+	os.Setenv("SOURCE_DATE_EPOCH", "1704164645")
 	code := m.Run()
 	stopOVS()
 	os.RemoveAll(dir)
@@ -129,6 +131,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"check", "--demo", "--device", "0000:09:00.0"}, 2, "no such PCI device"},
 		{[]string{"check", "--demo", "--root", tree("amd")}, 2, "cannot be used together"},
 		{[]string{"check", "--bogus"}, 2, "bogus"},
+		{[]string{"check", "--demo", "--color", "sometimes"}, 2, "sometimes"},
 		{[]string{"rmrr", "--dmar", "main.go"}, 2, "no DMAR table"},
 		{[]string{"rmrr", "--root", tree("amd")}, 2, "AMD"},
 	}
@@ -296,10 +299,10 @@ func TestRMRRJSON(t *testing.T) {
 		} `json:"flags"`
 		RMRR []struct {
 			Segment int    `json:"segment"`
-			Base    uint64 `json:"base"`
-			End     uint64 `json:"end"`
+			Base    string `json:"base"`
+			End     string `json:"end"`
 			Scopes  []struct {
-				Type          int      `json:"type"`
+				Type          string   `json:"type"`
 				EnumerationID int      `json:"enumeration_id"`
 				StartBus      int      `json:"start_bus"`
 				Path          [][2]int `json:"path"`
@@ -318,7 +321,7 @@ func TestRMRRJSON(t *testing.T) {
 	for _, r := range doc.RMRR {
 		for _, s := range r.Scopes {
 			if s.Address == "0000:03:00.0" {
-				found = s.Slot == "2" && s.Type == 1 && len(s.Path) == 2 && s.Path[0] == [2]int{2, 0}
+				found = s.Slot == "2" && s.Type == "endpoint" && len(s.Path) == 2 && s.Path[0] == [2]int{2, 0}
 			}
 		}
 	}
