@@ -172,11 +172,13 @@ func tree(t *testing.T, driver string) (host.Root, string) {
 		}
 	}
 	must(os.WriteFile(filepath.Join(dev, "config"), make([]byte, 64), 0o644))
-	must(os.Symlink(dev, filepath.Join(dir, "sys/bus/pci/devices/0000:01:00.0")))
-	must(os.Symlink(filepath.Join(dir, "sys/bus/pci/drivers", driver), filepath.Join(dev, "driver")))
-	must(os.Symlink(filepath.Join(dir, "sys/kernel/iommu_groups/7"), filepath.Join(dev, "iommu_group")))
-	must(os.Symlink(dev, filepath.Join(dir, "sys/kernel/iommu_groups/7/devices/0000:01:00.0")))
-	must(os.Symlink(dev, filepath.Join(dir, "sys/kernel/iommu_groups/7/devices/0000:01:00.1")))
+	// Links name their targets as the host would ("/sys/..."): a tree is read as a chroot sees it.
+	in := func(p string) string { return strings.TrimPrefix(p, dir) }
+	must(os.Symlink(in(dev), filepath.Join(dir, "sys/bus/pci/devices/0000:01:00.0")))
+	must(os.Symlink(in(filepath.Join(dir, "sys/bus/pci/drivers", driver)), filepath.Join(dev, "driver")))
+	must(os.Symlink(in(filepath.Join(dir, "sys/kernel/iommu_groups/7")), filepath.Join(dev, "iommu_group")))
+	must(os.Symlink(in(dev), filepath.Join(dir, "sys/kernel/iommu_groups/7/devices/0000:01:00.0")))
+	must(os.Symlink(in(dev), filepath.Join(dir, "sys/kernel/iommu_groups/7/devices/0000:01:00.1")))
 	must(os.WriteFile(filepath.Join(dir, "var/log/dmesg"), []byte("[    0.1] Linux version 6.1.0\n"), 0o644))
 	r, err := host.Dir(dir)
 	must(err)
