@@ -134,7 +134,7 @@ func TestTrees(t *testing.T) {
 		"amd": {
 			{"iommu.firmware", "host", OK, "AMD-Vi"},
 			{"cpu.virtualization", "host", OK, "svm"},
-			{"device.rmrr", "0000:41:00.0", OK, "no RMRR"}, // reserved_regions: no direct region
+			{"device.rmrr", "0000:41:00.0", OK, "no IVMD"}, // reserved_regions: no direct region
 		},
 	}
 	if len(cases) != len(testhost.Names) {

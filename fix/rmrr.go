@@ -101,7 +101,8 @@ func PlanRMRR(f *check.Facts, o RMRROptions) (*RMRRPlan, error) {
 		if d == nil {
 			return nil, fmt.Errorf("%w %s on %s", ErrNoDevice, a, f.Root)
 		}
-		v := f.RMRR[a]
+		// The device's verdict decides (group, kernel view and relax_rmrr included), as in check.
+		v := f.Judged(d).Lock
 		switch v.State {
 		case dmar.Locked:
 			todo = append(todo, locked{a, d})
@@ -109,11 +110,8 @@ func PlanRMRR(f *check.Facts, o RMRROptions) (*RMRRPlan, error) {
 			p.Skipped = append(p.Skipped, fmt.Sprintf("nothing to fix for %s: no RMRR covers it (it is not RMRR-locked)", a))
 		case dmar.Relaxable:
 			why := "the kernel relaxes its RMRR"
-			for _, c := range v.Covers {
-				if c.Reason != "" {
-					why = c.Reason
-					break
-				}
+			if v.Reason != "" {
+				why = v.Reason
 			}
 			p.Skipped = append(p.Skipped, fmt.Sprintf("nothing to fix for %s: an RMRR covers it but it is not RMRR-locked: %s", a, why))
 		default:
