@@ -65,13 +65,13 @@ type Facts struct {
 	DMARErr   error       // why a present table could not be decoded
 	// RMRR is the DMAR table's view of each device (relax_rmrr counted only where the kernel
 	// honours it). What the kernel will do is Verdict's answer, not this.
-	RMRR      map[pci.Address]dmar.Verdict
-	IVRS      *ivrs.Table // nil when the firmware has none or it could not be decoded
-	IVRSErr   error       // why a present table could not be decoded
-	Release   string      // the running kernel's release (proc/sys/kernel/osrelease)
+	RMRR    map[pci.Address]dmar.Verdict
+	IVRS    *ivrs.Table // nil when the firmware has none or it could not be decoded
+	IVRSErr error       // why a present table could not be decoded
+	Release string      // the running kernel's release (proc/sys/kernel/osrelease)
 	// Verdict is the one verdict on the host and every device, computed in Gather from the
 	// facts above; every judgement (check, devices, ovs, fix, probe) reads it.
-	Verdict *verdict.Verdict
+	Verdict   *verdict.Verdict
 	Log       []kmsg.Line
 	LogSource string
 	LogErr    error // why the kernel log could not be read (not root), nil otherwise
