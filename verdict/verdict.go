@@ -336,7 +336,7 @@ func remedies(f Facts, h *Host, x *Device) {
 	a := d.Address.String()
 	add := func(id, text string) { x.Remedies = append(x.Remedies, Remedy{id, text}) }
 	if l.Kind == IVMD {
-		add("bios-option", "# in the BIOS/UEFI setup, turn off the option that makes the firmware add the IVMD: \"Kernel DMA Protection Indicator\" (Gigabyte B650 and other AM5 boards), \"Kernel DMA Protection\" or \"Pre-boot DMA Protection\" (Lenovo, Dell), then reboot")
+		add("bios-option", "# in the BIOS/UEFI setup, turn off the option that makes the firmware add the IVMD, then reboot: \"Kernel DMA Protection Indicator\" is the one documented (Gigabyte B650 boards; the same IVMDs are reported on X870E boards); on other boards look for a \"DMA Protection\" or \"Pre-boot DMA Protection\" option")
 		add("move-slot", "# or move the card to a slot (or bus) no IVMD covers (see `dpdk-doctor reserved`)")
 		add("firmware", "# or ask the board vendor for firmware without the IVMD for this device")
 		add("older-kernel", "# last resort: boot a kernel older than 6.6 (e.g. Debian 12's 6.1), which still gives IVMD-covered devices to VFIO; it loses every later fix, and the firmware's request for the 1:1 mapping is then ignored")
