@@ -34,8 +34,8 @@ type Host struct {
 	DMAR          *dmar.Table // nil: no DMAR table in firmware
 	IVRS          bool
 	IVRSTable     *ivrs.Table // the IVRS written when IVRS is set; nil: a header-only table
-	VFIO          bool // vfio-pci loaded
-	NoIOMMU       bool // vfio enable_unsafe_noiommu_mode=Y
+	VFIO          bool        // vfio-pci loaded
+	NoIOMMU       bool        // vfio enable_unsafe_noiommu_mode=Y
 	Devices       []Device
 	Slots         map[string]string // slot name -> "dddd:bb:dd"
 	KernelLog     string
