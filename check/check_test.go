@@ -136,6 +136,15 @@ func TestTrees(t *testing.T) {
 			{"cpu.virtualization", "host", OK, "svm"},
 			{"device.rmrr", "0000:41:00.0", OK, "no IVMD"}, // reserved_regions: no direct region
 		},
+		"amd-ivmd-6.1": {
+			{"iommu.firmware", "host", OK, "AMD-Vi"},
+			{"device.rmrr", "0000:41:00.0", Warn, "allowed by this kernel"},
+			{"device.rmrr", "0000:41:00.1", OK, "no IVMD"},
+		},
+		"amd-ivmd-6.12": {
+			{"device.rmrr", "0000:41:00.0", Fail, "IVMD-locked by IVMD 0x7b800000-0x7b800fff"},
+			{"device.rmrr", "0000:41:00.1", OK, "no IVMD"},
+		},
 	}
 	if len(cases) != len(testhost.Names) {
 		t.Errorf("%d trees have expectations, %d trees exist", len(cases), len(testhost.Names))

@@ -88,7 +88,8 @@ type Device struct {
 	Lock     Lock
 	Blockers []*pci.Device // group members whose drivers make the group not viable
 	Active   bool          // the host uses one of its interfaces
-	// Remedies for a lock, in order of preference (none when not locked).
+	// Remedies for a lock, in order of preference (none when not locked; for an IVMD this
+	// kernel still allows, what to do before a kernel 6.6 or later).
 	Remedies []Remedy
 	// Conrep: `fix rmrr` (HPE conrep slot exclusion) can help: locked by an RMRR, on an HPE
 	// ProLiant, in a physical slot. ConrepWhyNot says why not otherwise.
@@ -330,11 +331,19 @@ func remedies(f Facts, h *Host, x *Device) {
 	default:
 		x.Conrep = true
 	}
-	if !l.Locked() {
+	covered := l.Kind == IVMD && l.ReleaseDependent && l.State == dmar.Relaxable
+	if !l.Locked() && !covered {
 		return
 	}
 	a := d.Address.String()
 	add := func(id, text string) { x.Remedies = append(x.Remedies, Remedy{id, text}) }
+	if covered {
+		// Allowed by this kernel, refused from 6.6: the same ways out, before an upgrade.
+		add("bios-option", "# before upgrading to a kernel 6.6 or later, turn off the BIOS/UEFI option that makes the firmware add the IVMD: \"Kernel DMA Protection Indicator\" is the one documented (Gigabyte B650 boards)")
+		add("move-slot", "# or move the card to a slot (or bus) no IVMD covers (see `dpdk-doctor reserved`)")
+		add("older-kernel", "# or stay on a kernel older than 6.6, as this one is: 6.6 and later refuse the device to VFIO")
+		return
+	}
 	if l.Kind == IVMD {
 		add("bios-option", "# in the BIOS/UEFI setup, turn off the option that makes the firmware add the IVMD, then reboot: \"Kernel DMA Protection Indicator\" is the one documented (Gigabyte B650 boards; the same IVMDs are reported on X870E boards); on other boards look for a \"DMA Protection\" or \"Pre-boot DMA Protection\" option")
 		add("move-slot", "# or move the card to a slot (or bus) no IVMD covers (see `dpdk-doctor reserved`)")
