@@ -79,6 +79,9 @@ func checkIOMMU(f *Facts) []Finding {
 				}
 			}
 			fw.Summary = fmt.Sprintf("the firmware announces AMD-Vi: %d IOMMU(s) in the IVRS table, %d IVMD(s)", len(units), len(t.IVMDs()))
+			if len(units) == 0 {
+				fw.Summary = "the firmware announces AMD-Vi (ACPI IVRS table present, but it describes no IOMMU: the kernel may still find one)"
+			}
 			fw.Evidence[0].Value = fmt.Sprintf("%s %s, IVHD type %#x read by the kernel: %s; %d IVMD(s) (see device.rmrr and `dpdk-doctor reserved`)",
 				strings.TrimSpace(ivrs.Trim(t.OEMID)), strings.TrimSpace(ivrs.Trim(t.OEMTableID)), eff, orNone(strings.Join(units, ", ")), len(t.IVMDs()))
 		case f.IVRSErr != nil && denied(f.IVRSErr):

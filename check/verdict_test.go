@@ -58,7 +58,7 @@ func row(t *testing.T, f *Facts, addr string) DeviceRow {
 // the device stays locked in check and in devices. With the log line it is relaxable.
 func TestRelaxRMRRNeedsTheKernelsWord(t *testing.T) {
 	f := variant(t, "dl360e-gen8", map[string]string{
-		"proc/cmdline": "BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro intel_iommu=on,relax_rmrr iommu=pt\n",
+		"proc/cmdline":              "BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=/dev/sda1 ro intel_iommu=on,relax_rmrr iommu=pt\n",
 		"proc/sys/kernel/osrelease": "6.1.0-18-amd64\n",
 	})
 	if r := row(t, f, "0000:03:00.0"); r.RMRR != "locked" {
