@@ -44,7 +44,7 @@ func probeFindings(f *check.Facts) []check.Finding {
 	var out []check.Finding
 	for _, d := range f.Selected {
 		res := p.Probe([]pci.Address{d.Address}, vfio.Options{})[0]
-		if fd, ok := vfio.Finding(res); ok {
+		if fd, ok := vfio.JudgedFinding(res, f.Judged(d)); ok {
 			out = append(out, fd)
 		}
 	}
