@@ -25,8 +25,6 @@ var (
 
 func init() {
 	moreCommands = append(moreCommands, newOVS)
-	addCheckFlags = func(cmd *cobra.Command) { addDBFlags(cmd) }
-	extraFindings = ovsFindings
 	flagChecks = append(flagChecks, checkDBFlags)
 }
 
