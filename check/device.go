@@ -389,13 +389,6 @@ func ivmdEvidence(f *Facts, d *pci.Device, l verdict.Lock) []Evidence {
 	return out
 }
 
-func firstCover(v dmar.Verdict) *dmar.Cover {
-	if len(v.Covers) == 0 {
-		return nil
-	}
-	return &v.Covers[0]
-}
-
 func firstLocked(v dmar.Verdict) *dmar.Cover {
 	for i := range v.Covers {
 		if !v.Covers[i].Relaxed {
