@@ -2,6 +2,7 @@ package verdict_test
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -164,4 +165,32 @@ func TestReadersDoNotRecompute(t *testing.T) {
 			f.Verdict.Devices[d.Address] = &was
 		}
 	}
+}
+
+// TestReadersAgreeWithoutDMAR: with no DMAR table to read (the issue's first reproduction),
+// the kernel's word alone locks the NIC, and check, devices, ovs and fix rmrr still agree:
+// check no longer offers a `fix rmrr` that then finds "nothing to fix".
+func TestReadersAgreeWithoutDMAR(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tree")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("..", "testdata", "hosts", "dl360e-gen8"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "sys/firmware/acpi/tables/DMAR")); err != nil {
+		t.Fatal(err)
+	}
+	r, err := host.Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := pci.ParseAddress("0000:03:00.0")
+	f, err := check.Gather(r, check.Options{Devices: []pci.Address{a}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := f.Devices.Get(a)
+	x := f.Judged(d)
+	if !x.Lock.Locked() || !x.Conrep {
+		t.Fatalf("the kernel log's refusal: want locked and conrep, got %s conrep=%v (%s)", x.Lock.State, x.Conrep, x.ConrepWhyNot)
+	}
+	agree(t, "dl360e-gen8 without DMAR", x, ask(t, f, d))
 }
