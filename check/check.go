@@ -171,6 +171,19 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 	return f, nil
 }
 
+// amdRegions reports whether the host's reserved regions come from AMD IVMDs: the firmware
+// table decides (a QEMU guest on an AMD host has an AMD CPU and an Intel IOMMU); the CPU only
+// when there is no table.
+func (f *Facts) amdRegions() bool {
+	switch f.IOMMU.FirmwareTable {
+	case "IVRS":
+		return true
+	case "DMAR":
+		return false
+	}
+	return f.isAMD()
+}
+
 // judge reads the IOMMU groups' reserved regions (each group's file once) and computes the
 // verdict; nothing reads the host after it.
 func (f *Facts) judge() *verdict.Verdict {
@@ -184,7 +197,7 @@ func (f *Facts) judge() *verdict.Verdict {
 	}
 	return verdict.Compute(verdict.Facts{
 		Devices: f.Devices, DMAR: f.DMAR, IVRS: f.IVRS, Release: f.Release, Cmdline: f.Cmdline,
-		IOMMU: f.IOMMU, Platform: f.Platform, AMD: f.isAMD(), Events: f.Events, Regions: regions,
+		IOMMU: f.IOMMU, Platform: f.Platform, AMD: f.amdRegions(), Events: f.Events, Regions: regions,
 		Active: f.InUse,
 	})
 }

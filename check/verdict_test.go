@@ -165,3 +165,23 @@ func TestHostNICLockedIsInformation(t *testing.T) {
 		t.Errorf("eno1 named with --device: %s %q", fd.Severity, fd.Summary)
 	}
 }
+
+// TestTableDecidesKind: an Intel IOMMU (DMAR) under an AMD CPU, as in a QEMU guest on an AMD
+// host, is judged by the RMRR rules: the lab caught the IVMD rules applied to it.
+func TestTableDecidesKind(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "hosts", "dl360e-gen8", "proc", "cpuinfo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := variant(t, "dl360e-gen8", map[string]string{
+		"proc/cpuinfo":              strings.ReplaceAll(string(b), "GenuineIntel", "AuthenticAMD"),
+		"proc/sys/kernel/osrelease": "6.1.0-18-amd64\n",
+	})
+	if f.CPU.Vendor != "AuthenticAMD" {
+		t.Fatalf("cpu vendor %q", f.CPU.Vendor)
+	}
+	x := f.Judged(f.Devices.Get(pci.Address{Bus: 3}))
+	if x.Lock.Kind != "RMRR" || !x.Lock.Locked() {
+		t.Errorf("DMAR host with an AMD CPU on 6.1: %s %s, want RMRR locked", x.Lock.Kind, x.Lock.State)
+	}
+}
