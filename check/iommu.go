@@ -163,7 +163,7 @@ func checkIOMMU(f *Facts) []Finding {
 		} else {
 			k.Remedy = []string{"Fix the firmware first (iommu.firmware), then make sure intel_iommu=on is on the kernel command line"}
 		}
-	case f.isAMD():
+	case f.amdRegions(): // the table decides: VT-d under an AMD CPU (a QEMU guest) is Intel
 		k.Severity = Fail
 		k.Summary = "the IOMMU is off in the kernel: the firmware announces AMD-Vi, but the kernel made no IOMMU groups"
 		k.Explanation = "On AMD the kernel turns AMD-Vi on whenever the firmware's IVRS table is there; only amd_iommu=off " +
