@@ -20,6 +20,7 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/conrep"
 	"github.com/dpdk-doctor/dpdk-doctor/dmar"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
+	"github.com/dpdk-doctor/dpdk-doctor/verdict"
 )
 
 // RMRROptions configure the HPE conrep slot exclusion.
@@ -102,12 +103,16 @@ func PlanRMRR(f *check.Facts, o RMRROptions) (*RMRRPlan, error) {
 		}
 		// The device's verdict decides (group, kernel view and relax_rmrr included), as in check.
 		v := f.Judged(d).Lock
-		switch v.State {
-		case dmar.Locked:
+		switch {
+		case v.State == dmar.Locked && v.Kind == verdict.RMRR && v.RMRR.State == dmar.Unknown:
+			// Locked by the kernel's word alone: no table says which RMRR (the verdict's ConrepWhyNot).
+			return nil, fmt.Errorf("%w: %s: no DMAR table could be read on %s (is the IOMMU on, and are you root?), so dpdk-doctor cannot tell which RMRR locks it; `dpdk-doctor check` shows what is missing",
+				ErrCannotTell, a, f.Root)
+		case v.State == dmar.Locked:
 			todo = append(todo, locked{a, d})
-		case dmar.Clear:
+		case v.State == dmar.Clear:
 			p.Skipped = append(p.Skipped, fmt.Sprintf("nothing to fix for %s: no RMRR covers it (it is not RMRR-locked)", a))
-		case dmar.Relaxable:
+		case v.State == dmar.Relaxable:
 			why := "the kernel relaxes its RMRR"
 			if v.Reason != "" {
 				why = v.Reason

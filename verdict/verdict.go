@@ -91,8 +91,8 @@ type Device struct {
 	// Remedies for a lock, in order of preference (none when not locked; for an IVMD this
 	// kernel still allows, what to do before a kernel 6.6 or later).
 	Remedies []Remedy
-	// Conrep: `fix rmrr` (HPE conrep slot exclusion) can help: locked by an RMRR, on an HPE
-	// ProLiant, in a physical slot. ConrepWhyNot says why not otherwise.
+	// Conrep: `fix rmrr` (HPE conrep slot exclusion) can help: locked by an RMRR the DMAR table
+	// names, on an HPE ProLiant, in a physical slot. ConrepWhyNot says why not otherwise.
 	Conrep       bool
 	ConrepWhyNot string
 	// Bindable: binding it to vfio-pci would work now: IOMMU on, vfio-pci available, not
@@ -196,7 +196,7 @@ func ViableDriver(drv string) bool {
 }
 
 func lock(f Facts, h *Host, d *pci.Device, rm map[pci.Address]dmar.Verdict, iv map[pci.Address]ivrs.Verdict, refused map[string]kmsg.Event) Lock {
-	l := Lock{Kind: h.Kind, State: dmar.Unknown}
+	l := Lock{Kind: h.Kind, State: dmar.Unknown, RMRR: dmar.Verdict{State: dmar.Unknown}}
 	members := []*pci.Device{d}
 	if d.IOMMUGroup >= 0 {
 		l.Regions = f.Regions[d.IOMMUGroup]
@@ -326,6 +326,9 @@ func remedies(f Facts, h *Host, x *Device) {
 		x.ConrepWhyNot = "conrep excludes RMRRs on HPE ProLiant; this host's regions are AMD IVMDs"
 	case !hpe:
 		x.ConrepWhyNot = fmt.Sprintf("this host is not an HPE ProLiant (sys_vendor %q, product_name %q), and only ProLiant firmware has conrep's RMRDS slot settings", f.Platform.SysVendor, f.Platform.Product)
+	case l.RMRR.State == dmar.Unknown:
+		// The kernel's word alone: no table to say which RMRR, so no change is made on it.
+		x.ConrepWhyNot = "no DMAR table could be read, so which RMRR locks it cannot be told (run as root; `dpdk-doctor check` shows what is missing)"
 	case d.Slot == "":
 		x.ConrepWhyNot = "it is not in a physical slot (an on-board device): conrep excludes slots only"
 	default:
@@ -354,6 +357,8 @@ func remedies(f Facts, h *Host, x *Device) {
 	switch {
 	case x.Conrep:
 		add("conrep", "dpdk-doctor fix rmrr "+a+"   # HPE: exclude slot "+d.Slot+" from RMRR with conrep (dry run; add --apply), then reboot")
+	case hpe && l.RMRR.State == dmar.Unknown:
+		add("conrep", "# HPE: conrep may exclude the device's slot from RMRR, but without the DMAR table dpdk-doctor cannot tell which RMRR locks it: run check as root to read the table")
 	case hpe:
 		add("conrep", "# HPE: an on-board device has no slot to exclude with conrep; use an add-in card in a PCIe slot, or an SR-IOV VF")
 	}
