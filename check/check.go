@@ -167,7 +167,10 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 		}
 	}
 	f.Verdict = f.judge()
-	f.RMRR = dmar.Judge(f.DMAR, f.Devices, f.Verdict.Host.RelaxRMRR)
+	f.RMRR = make(map[pci.Address]dmar.Verdict, len(f.Verdict.Devices))
+	for a, x := range f.Verdict.Devices {
+		f.RMRR[a] = x.Lock.RMRR
+	}
 	return f, nil
 }
 
