@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"slices"
-	"sync"
 
 	"github.com/dpdk-doctor/dpdk-doctor/cmdline"
 	"github.com/dpdk-doctor/dpdk-doctor/cpu"
@@ -17,10 +16,12 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/host"
 	"github.com/dpdk-doctor/dpdk-doctor/hugepages"
 	"github.com/dpdk-doctor/dpdk-doctor/iommu"
+	"github.com/dpdk-doctor/dpdk-doctor/ivrs"
 	"github.com/dpdk-doctor/dpdk-doctor/kmsg"
 	"github.com/dpdk-doctor/dpdk-doctor/netif"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 	"github.com/dpdk-doctor/dpdk-doctor/platform"
+	"github.com/dpdk-doctor/dpdk-doctor/verdict"
 )
 
 // Severity is a finding's verdict.
@@ -62,7 +63,15 @@ type Facts struct {
 	Devices   *pci.Devices
 	DMAR      *dmar.Table // nil when the firmware has none or it could not be decoded
 	DMARErr   error       // why a present table could not be decoded
-	RMRR      map[pci.Address]dmar.Verdict
+	// RMRR is the DMAR table's view of each device (relax_rmrr counted only where the kernel
+	// honours it). What the kernel will do is Verdict's answer, not this.
+	RMRR    map[pci.Address]dmar.Verdict
+	IVRS    *ivrs.Table // nil when the firmware has none or it could not be decoded
+	IVRSErr error       // why a present table could not be decoded
+	Release string      // the running kernel's release (proc/sys/kernel/osrelease)
+	// Verdict is the one verdict on the host and every device, computed in Gather from the
+	// facts above; every judgement (check, devices, ovs, fix, probe) reads it.
+	Verdict   *verdict.Verdict
 	Log       []kmsg.Line
 	LogSource string
 	LogErr    error // why the kernel log could not be read (not root), nil otherwise
@@ -73,25 +82,11 @@ type Facts struct {
 	Selected  []*pci.Device // the devices judged one by one
 	Explicit  bool          // Selected was named by the user (--device), not chosen by default
 
-	groupRegions map[int]*groupRegions // reserved_regions, read once per group
-	rmrrCount    int
+	rmrrCount int
 }
 
-type groupRegions struct {
-	once sync.Once
-	r    []iommu.Region
-}
-
-// regions returns IOMMU group g's reserved regions, reading each group's file once (and only
-// when a check asks), safely from several goroutines.
-func (f *Facts) regions(g int) []iommu.Region {
-	e := f.groupRegions[g]
-	if e == nil {
-		return nil
-	}
-	e.once.Do(func() { e.r, _ = iommu.ReadRegions(f.Root, g) })
-	return e.r
-}
+// Judged returns the verdict on d.
+func (f *Facts) Judged(d *pci.Device) *verdict.Device { return f.Verdict.Of(d) }
 
 // intended reports whether d is meant for DPDK: named by the user, or already bound to a DPDK
 // driver. A NIC the host still uses on its kernel driver is judged more gently.
@@ -134,7 +129,10 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 	if f.DMAR != nil {
 		f.rmrrCount = len(f.DMAR.RMRRs())
 	}
-	f.RMRR = dmar.Judge(f.DMAR, f.Devices, f.Cmdline.HasOption("intel_iommu", "relax_rmrr"))
+	if f.IOMMU.FirmwareTable == "IVRS" {
+		f.IVRS, f.IVRSErr = ivrs.Read(r)
+	}
+	f.Release, _ = r.ReadString("proc/sys/kernel/osrelease")
 	f.Platform = platform.Read(r)
 	ssh := o.SSHConnection
 	if ssh == "" && r.IsLive() {
@@ -168,13 +166,43 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 			}
 		}
 	}
-	f.groupRegions = map[int]*groupRegions{}
-	for _, d := range f.Selected {
-		if d.IOMMUGroup >= 0 && f.groupRegions[d.IOMMUGroup] == nil {
-			f.groupRegions[d.IOMMUGroup] = &groupRegions{}
-		}
+	f.Verdict = f.judge()
+	f.RMRR = make(map[pci.Address]dmar.Verdict, len(f.Verdict.Devices))
+	for a, x := range f.Verdict.Devices {
+		f.RMRR[a] = x.Lock.RMRR
 	}
 	return f, nil
+}
+
+// amdRegions reports whether the host's reserved regions come from AMD IVMDs: the firmware
+// table decides (a QEMU guest on an AMD host has an AMD CPU and an Intel IOMMU); the CPU only
+// when there is no table.
+func (f *Facts) amdRegions() bool {
+	switch f.IOMMU.FirmwareTable {
+	case "IVRS":
+		return true
+	case "DMAR":
+		return false
+	}
+	return f.isAMD()
+}
+
+// judge reads the IOMMU groups' reserved regions (each group's file once) and computes the
+// verdict; nothing reads the host after it.
+func (f *Facts) judge() *verdict.Verdict {
+	regions := map[int][]iommu.Region{}
+	for _, d := range f.Devices.List {
+		g := d.IOMMUGroup
+		if _, seen := regions[g]; g < 0 || seen {
+			continue
+		}
+		regions[g], _ = iommu.ReadRegions(f.Root, g)
+	}
+	return verdict.Compute(verdict.Facts{
+		Devices: f.Devices, DMAR: f.DMAR, IVRS: f.IVRS, Release: f.Release, Cmdline: f.Cmdline,
+		IOMMU: f.IOMMU, Platform: f.Platform, AMD: f.amdRegions(), Events: f.Events, Regions: regions,
+		Active: f.InUse,
+	})
 }
 
 // IsDPDKDriver reports whether a kernel driver hands the device to user space for DPDK.

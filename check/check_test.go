@@ -134,7 +134,16 @@ func TestTrees(t *testing.T) {
 		"amd": {
 			{"iommu.firmware", "host", OK, "AMD-Vi"},
 			{"cpu.virtualization", "host", OK, "svm"},
-			{"device.rmrr", "0000:41:00.0", OK, "no RMRR"}, // reserved_regions: no direct region
+			{"device.rmrr", "0000:41:00.0", OK, "no IVMD"}, // reserved_regions: no direct region
+		},
+		"amd-ivmd-6.1": {
+			{"iommu.firmware", "host", OK, "AMD-Vi"},
+			{"device.rmrr", "0000:41:00.0", Warn, "allowed by this kernel"},
+			{"device.rmrr", "0000:41:00.1", OK, "no IVMD"},
+		},
+		"amd-ivmd-6.12": {
+			{"device.rmrr", "0000:41:00.0", Fail, "IVMD-locked by IVMD 0x7b800000-0x7b800fff"},
+			{"device.rmrr", "0000:41:00.1", OK, "no IVMD"},
 		},
 		// The multi-node hosts of `plan`: huge pages on some NICs' nodes only.
 		"numa2-xeon": {

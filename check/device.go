@@ -9,8 +9,10 @@ import (
 
 	"github.com/dpdk-doctor/dpdk-doctor/dmar"
 	"github.com/dpdk-doctor/dpdk-doctor/iommu"
+	"github.com/dpdk-doctor/dpdk-doctor/ivrs"
 	"github.com/dpdk-doctor/dpdk-doctor/kmsg"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
+	"github.com/dpdk-doctor/dpdk-doctor/verdict"
 )
 
 func checkDevices(f *Facts) []Finding { return append(unreadable(f), judgeDevices(f)...) }
@@ -117,9 +119,7 @@ func deviceDriver(f *Facts, d *pci.Device) Finding {
 
 // ViableDriver reports whether a device bound to drv leaves an IOMMU group usable by VFIO, as
 // the kernel's vfio_dev_driver_allowed does: vfio-pci, no driver, pci-stub or pcieport.
-func ViableDriver(drv string) bool {
-	return drv == "" || drv == "vfio-pci" || drv == "pci-stub" || drv == "pcieport"
-}
+func ViableDriver(drv string) bool { return verdict.ViableDriver(drv) }
 
 func deviceGroup(f *Facts, d *pci.Device) Finding {
 	fd := Finding{ID: "device.iommu_group", Subject: d.Address.String()}
@@ -231,96 +231,114 @@ func devicePlace(f *Facts, d *pci.Device) Finding {
 func deviceRMRR(f *Facts, d *pci.Device) Finding {
 	a := d.Address.String()
 	fd := Finding{ID: "device.rmrr", Subject: a}
-	v := f.RMRR[d.Address]
-	regions := f.regions(d.IOMMUGroup)
-	direct, relaxable := 0, 0
-	for _, r := range regions {
-		switch r.Type {
-		case "direct":
-			direct++
-		case "direct-relaxable":
-			relaxable++
+	x := f.Judged(d)
+	l := x.Lock
+	if l.Kind == verdict.IVMD {
+		fd.Evidence = append(fd.Evidence, ivmdEvidence(f, d, l)...)
+	} else {
+		fd.Evidence = append(fd.Evidence, coverEvidence(f, l.RMRR.Covers)...)
+		if l.Member != nil {
+			fd.Evidence = append(fd.Evidence, coverEvidence(f, f.Judged(l.Member).Lock.RMRR.Covers)...)
 		}
 	}
-	var logged []kmsg.Event
-	for _, e := range f.Events {
-		if (e.Kind == kmsg.RMRRIneligible || e.Kind == kmsg.RMRRIdentity) && e.Device == a {
-			logged = append(logged, e)
-		}
-	}
-	fd.Evidence = append(fd.Evidence, coverEvidence(f, v.Covers)...)
-	if len(regions) > 0 {
+	if len(l.Regions) > 0 {
 		var rs []string
-		for _, r := range regions {
+		for _, r := range l.Regions {
 			rs = append(rs, fmt.Sprintf("%#x-%#x %s", r.Start, r.End, r.Type))
 		}
 		fd.Evidence = append(fd.Evidence, Evidence{File: f.Root.Path(fmt.Sprintf("sys/kernel/iommu_groups/%d/reserved_regions", d.IOMMUGroup)), Value: strings.Join(rs, "; ")})
 	}
-	for _, e := range logged {
+	for _, e := range l.Logged {
 		fd.Evidence = append(fd.Evidence, Evidence{File: f.LogSource, Value: e.Line.Text})
 	}
-
-	state := v.State
-	var disagree string
-	if len(regions) > 0 {
-		kernel := dmar.Clear
-		switch {
-		case direct > 0:
-			kernel = dmar.Locked
-		case relaxable > 0:
-			kernel = dmar.Relaxable
-		}
-		if state != dmar.Unknown && kernel != state {
-			disagree = fmt.Sprintf(" The DMAR table says %s but the kernel's reserved_regions say %s; the kernel's view decides what VFIO does.", state, kernel)
-		}
-		state = kernel
-	}
-	if state != dmar.Locked && len(logged) > 0 {
-		disagree += " The kernel log shows the kernel refusing it already."
-		state = dmar.Locked
-	}
-
-	switch state {
+	kind := l.Kind
+	switch l.State {
 	case dmar.Locked:
 		fd.Severity = Fail
-		if !f.intended(d) {
-			fd.Severity = Warn // on a kernel driver: only a problem once bound for DPDK
-			if f.InUse(d) {
-				fd.Severity = OK // the host's own NIC, in use: information
-			}
-		}
-		fd.Summary = "RMRR-locked: the kernel will refuse it to VFIO"
-		if c := firstLocked(v); c != nil {
+		fd.Summary = kind + "-locked"
+		switch c := firstLocked(l.RMRR); {
+		case c != nil:
 			fd.Summary = fmt.Sprintf("RMRR-locked by RMRR %#x-%#x (%s scope %s)", c.RMRR.Address, c.RMRR.End, scopeTypeName(c.Scope.Type), c.Scope)
+		case kind == verdict.IVMD && len(l.IVMD.Covers) > 0:
+			c := l.IVMD.Covers[0]
+			fd.Summary = fmt.Sprintf("IVMD-locked by IVMD %#x-%#x (%s)", c.RegionStart, c.RegionEnd, ivmdKind(c))
+		}
+		if l.Member != nil {
+			fd.Summary += " through " + l.Member.Address.String() + ", which shares its IOMMU group"
 		}
 		if d.Slot != "" {
 			fd.Summary += ", physical slot " + d.Slot
 		}
-		fd.Summary += ": the kernel will refuse it to VFIO"
-		fd.Explanation = "The firmware's DMAR table has a Reserved Memory Region (RMRR) that covers this device: memory the " +
-			"platform (on HPE servers, the iLO management controller's shared-memory features) expects the device to reach " +
-			"by DMA at any time. Since Linux 3.17 the kernel refuses to put such a device in a VFIO domain, logging \"Device is " +
-			"ineligible for IOMMU domain attach due to platform RMRR requirement\" (from 6.6: \"Firmware has requested this " +
-			"device have a 1:1 IOMMU mapping\"), and DPDK and OVS then only say \"Error attaching device\"." + disagree
-		fd.Remedy = rmrrRemedy(f, d)
+		switch {
+		case f.intended(d):
+			fd.Summary += ": the kernel will refuse it to VFIO"
+		case f.InUse(d):
+			// The host's own NIC, in use and not targeted: information.
+			fd.Severity = OK
+			fd.Summary += ", but not used for DPDK (the host uses it): the kernel would refuse it to VFIO"
+		default:
+			fd.Severity = Warn // on a kernel driver: only a problem once bound for DPDK
+			fd.Summary += ": the kernel would refuse it to VFIO if it were given to DPDK"
+		}
+		if kind == verdict.IVMD {
+			fd.Explanation = "The firmware's IVRS table has an I/O Virtualization Memory Definition (IVMD) that covers this device: " +
+				"memory the firmware asks to stay mapped 1:1 for it. Since Linux 6.6 the IOMMU core refuses VFIO for any device " +
+				"with such a direct-mapped region (\"Firmware has requested this device have a 1:1 IOMMU mapping\"), on AMD as on " +
+				"Intel; AMD has no relaxable type and no relax option. Kernel " + orNone(f.Release) + " is one that refuses." + l.Disagree
+		} else {
+			fd.Explanation = "The firmware's DMAR table has a Reserved Memory Region (RMRR) that covers this device: memory the " +
+				"platform (on HPE servers, the iLO management controller's shared-memory features) expects the device to reach " +
+				"by DMA at any time. Since Linux 3.17 the kernel refuses to put such a device in a VFIO domain, logging \"Device is " +
+				"ineligible for IOMMU domain attach due to platform RMRR requirement\" (from 6.6: \"Firmware has requested this " +
+				"device have a 1:1 IOMMU mapping\"), and DPDK and OVS then only say \"Error attaching device\"." + l.Disagree
+			if l.Member != nil {
+				fd.Explanation += " VFIO takes whole IOMMU groups, so the region of " + l.Member.Address.String() + " locks this device too."
+			}
+			if f.Verdict.Host.RelaxIgnored {
+				fd.Explanation += " intel_iommu=relax_rmrr is on the command line, but this kernel ignores it (its log has no \"assuming all RMRRs are relaxable\"): only kernels carrying the Proxmox patch honour it."
+			}
+		}
+		for _, r := range x.Remedies {
+			fd.Remedy = append(fd.Remedy, r.Text)
+		}
 	case dmar.Relaxable:
 		fd.Severity = OK
 		reason := "the kernel relaxes it"
-		if c := firstCover(v); c != nil && c.Reason != "" {
-			reason = c.Reason
+		if l.Reason != "" {
+			reason = l.Reason
 		}
-		fd.Summary = "covered by an RMRR, but relaxable: " + reason
-		if f.Cmdline.HasOption("intel_iommu", "relax_rmrr") && d.Config.Class>>8 != 0x0c03 && d.Config.Class>>16 != 0x03 {
+		fd.Summary = "covered by an " + kind + ", but relaxable: " + reason
+		if kind == verdict.IVMD {
+			fd.Severity = Warn
+			fd.Summary = "covered by an IVMD, allowed by this kernel: " + reason
+			fd.Explanation = "Kernels from 6.6 refuse a device with a direct-mapped reserved region to VFIO; this one does not yet. An upgrade will lock it."
+			for _, r := range x.Remedies {
+				fd.Remedy = append(fd.Remedy, r.Text)
+			}
+		} else if f.Verdict.Host.RelaxRMRR && d.Config.Class>>8 != 0x0c03 && d.Config.Class>>16 != 0x03 {
 			fd.Severity = Warn
 			fd.Explanation = "relax_rmrr lets VFIO take the device, but the platform may still DMA into the RMRR region while a guest or DPDK owns it: the kernel itself warns this \"can lead to instability or data loss\"."
 		}
-		fd.Summary += "." + disagree
+		fd.Summary += "." + l.Disagree
 	case dmar.Clear:
-		fd.Severity, fd.Summary = OK, "no RMRR covers it"+disagree
-		if f.DMAR != nil {
+		fd.Severity, fd.Summary = OK, "no "+kind+" covers it"+l.Disagree
+		switch {
+		case kind == verdict.RMRR && f.DMAR != nil:
 			fd.Evidence = append(fd.Evidence, Evidence{File: f.Root.Path(iommu.DMARTable), Value: fmt.Sprintf("%d RMRRs, none scoping it or a bridge above it", f.rmrrCount)})
+		case kind == verdict.IVMD && f.IVRS != nil:
+			fd.Evidence = append(fd.Evidence, Evidence{File: f.Root.Path(iommu.IVRSTable), Value: fmt.Sprintf("%d IVMDs, none reaching it", len(f.IVRS.IVMDs()))})
 		}
 	default:
+		if kind == verdict.IVMD {
+			fd.Severity, fd.Summary = OK, "no IVRS table to judge IVMDs by"
+			if f.IOMMU.FirmwareTable == "IVRS" {
+				fd.Severity, fd.Summary = Warn, "unknown: the IVRS table could not be decoded"
+				if denied(f.IVRSErr) {
+					fd.Summary = "unknown: the IVRS table is readable only by root (run as root)"
+				}
+			}
+			break
+		}
 		fd.Severity, fd.Summary = OK, "no DMAR table to judge RMRRs by"
 		if f.IOMMU.FirmwareTable == "DMAR" {
 			fd.Severity, fd.Summary = Warn, "unknown: the DMAR table could not be decoded"
@@ -332,11 +350,43 @@ func deviceRMRR(f *Facts, d *pci.Device) Finding {
 	return fd
 }
 
-func firstCover(v dmar.Verdict) *dmar.Cover {
-	if len(v.Covers) == 0 {
-		return nil
+func ivmdKind(c ivrs.Coverage) string {
+	switch c.Kind {
+	case ivrs.ByDevice:
+		return "a device entry (21h) naming it"
+	case ivrs.ByRange:
+		return "a device range (22h) holding it"
+	case ivrs.ByAll:
+		return "all devices (20h)"
+	case ivrs.ByAlias:
+		return "through its alias " + ivrs.FormatID(c.Alias)
 	}
-	return &v.Covers[0]
+	return string(c.Kind)
+}
+
+// ivmdEvidence gives one line per IVMD that reaches d or, through the group, a member of it.
+func ivmdEvidence(f *Facts, d *pci.Device, l verdict.Lock) []Evidence {
+	var out []Evidence
+	add := func(m *pci.Device, covers []ivrs.Coverage) {
+		for _, c := range covers {
+			v := fmt.Sprintf("IVMD type %#x at offset %d, %s: %#x-%#x", c.IVMD.Type, c.IVMD.Offset, ivmdKind(c), c.RegionStart, c.RegionEnd)
+			if m != d {
+				v = m.Address.String() + " (same IOMMU group): " + v
+			}
+			if !c.Direct {
+				v += " (neither unity nor exclusion: the kernel skips it)"
+			}
+			out = append(out, Evidence{File: f.Root.Path(iommu.IVRSTable), Value: v})
+		}
+	}
+	add(d, l.IVMD.Covers)
+	if l.Member != nil {
+		add(l.Member, f.Judged(l.Member).Lock.IVMD.Covers)
+	}
+	if l.ReleaseDependent {
+		out = append(out, Evidence{File: f.Root.Path("proc/sys/kernel/osrelease"), Value: orNone(f.Release) + map[bool]string{true: " (6.6 or later: refuses)", false: " (before 6.6: attaches)"}[f.Verdict.Host.Refuses]})
+	}
+	return out
 }
 
 func firstLocked(v dmar.Verdict) *dmar.Cover {
@@ -386,21 +436,6 @@ func size(n uint64) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
-}
-
-func rmrrRemedy(f *Facts, d *pci.Device) []string {
-	var out []string
-	hpe := f.Platform.IsHPEProLiant() // conrep exists only there
-	if hpe && d.Slot != "" {
-		out = append(out, "dpdk-doctor fix rmrr "+d.Address.String()+"   # HPE: exclude slot "+d.Slot+" from RMRR with conrep (dry run; add --apply), then reboot")
-	} else if hpe {
-		out = append(out, "# HPE: an on-board device has no slot to exclude with conrep; use an add-in card in a PCIe slot, or an SR-IOV VF")
-	}
-	return append(out,
-		"# or move the card to a slot that no RMRR covers (see `dpdk-doctor rmrr`)",
-		"# or use an SR-IOV virtual function of it: VFs are not named in RMRRs",
-		"# or, on kernels that carry it (Proxmox), boot with intel_iommu=relax_rmrr (unsafe: the platform may still DMA there)",
-		"# or ask the platform vendor for firmware that drops the RMRR for this device")
 }
 
 func orNone(s string) string {

@@ -70,7 +70,7 @@ func DeviceRows(f *Facts, ids *pci.IDs, al *pci.Aliases, all bool) []DeviceRow {
 			Subsystem: ids.Subsystem(c.VendorID, c.DeviceID, c.SubVendorID, c.SubDeviceID), ClassName: ids.Class(c.Class),
 			Driver: d.Driver, DPDKReady: IsDPDKDriver(d.Driver), Modules: al.Modules(d.Modalias()),
 			Interfaces: append([]string{}, d.Interfaces...), GroupMembers: []string{}, Slot: d.Slot,
-			RMRR: string(f.RMRR[d.Address].State), Unreadable: d.Unreadable,
+			RMRR: string(f.Judged(d).Lock.State), Unreadable: d.Unreadable,
 		}
 		if r.Modules == nil {
 			r.Modules = []string{}

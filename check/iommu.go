@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/dpdk-doctor/dpdk-doctor/iommu"
+	"github.com/dpdk-doctor/dpdk-doctor/ivrs"
 	"github.com/dpdk-doctor/dpdk-doctor/kmsg"
 )
 
@@ -68,6 +69,30 @@ func checkIOMMU(f *Facts) []Finding {
 	case "IVRS":
 		fw.Severity, fw.Summary = OK, "the firmware announces AMD-Vi (ACPI IVRS table present)"
 		fw.Evidence = []Evidence{{File: f.Root.Path(iommu.IVRSTable), Value: "present"}}
+		switch t := f.IVRS; {
+		case t != nil:
+			var units []string
+			eff := t.EffectiveIVHDType()
+			for _, b := range t.IVHDs() {
+				if b.Type == eff {
+					units = append(units, fmt.Sprintf("IOMMU %04x:%s at %#x", b.Segment, ivrs.FormatID(b.DeviceID), b.Base))
+				}
+			}
+			fw.Summary = fmt.Sprintf("the firmware announces AMD-Vi: %d IOMMU(s) in the IVRS table, %d IVMD(s)", len(units), len(t.IVMDs()))
+			if len(units) == 0 {
+				fw.Summary = "the firmware announces AMD-Vi (ACPI IVRS table present, but it describes no IOMMU: the kernel may still find one)"
+			}
+			fw.Evidence[0].Value = fmt.Sprintf("%s %s, IVHD type %#x read by the kernel: %s; %d IVMD(s) (see device.rmrr and `dpdk-doctor reserved`)",
+				strings.TrimSpace(ivrs.Trim(t.OEMID)), strings.TrimSpace(ivrs.Trim(t.OEMTableID)), eff, orNone(strings.Join(units, ", ")), len(t.IVMDs()))
+		case f.IVRSErr != nil && denied(f.IVRSErr):
+			fw.Severity = Warn
+			fw.Summary = "the firmware's IVRS table is there but readable only by root: run as root to judge its IVMDs"
+			fw.Evidence = append(fw.Evidence, Evidence{File: f.Root.Path(iommu.IVRSTable), Value: f.IVRSErr.Error()})
+		case f.IVRSErr != nil:
+			fw.Severity = Warn
+			fw.Summary = "the firmware's IVRS table cannot be decoded: " + f.IVRSErr.Error()
+			fw.Explanation = "The kernel may still use it, but dpdk-doctor cannot tell which devices its IVMDs cover."
+		}
 	default:
 		if f.IOMMU.FirmwareErr != nil {
 			fw.Severity, fw.Summary = Warn, "cannot look at the ACPI tables: run as root"
@@ -138,7 +163,7 @@ func checkIOMMU(f *Facts) []Finding {
 		} else {
 			k.Remedy = []string{"Fix the firmware first (iommu.firmware), then make sure intel_iommu=on is on the kernel command line"}
 		}
-	case f.isAMD():
+	case f.amdRegions(): // the table decides: VT-d under an AMD CPU (a QEMU guest) is Intel
 		k.Severity = Fail
 		k.Summary = "the IOMMU is off in the kernel: the firmware announces AMD-Vi, but the kernel made no IOMMU groups"
 		k.Explanation = "On AMD the kernel turns AMD-Vi on whenever the firmware's IVRS table is there; only amd_iommu=off " +

@@ -5,10 +5,8 @@ import (
 	"io/fs"
 	"strings"
 
-	"github.com/dpdk-doctor/dpdk-doctor/dmar"
 	"github.com/dpdk-doctor/dpdk-doctor/internal/quote"
 	"github.com/dpdk-doctor/dpdk-doctor/iommu"
-	"github.com/dpdk-doctor/dpdk-doctor/kmsg"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 )
 
@@ -120,32 +118,14 @@ func joinAnd(s []string) string {
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
-// rmrrLocked reports whether an RMRR keeps d from VFIO, by the table or by the kernel's word.
-func (f *Facts) rmrrLocked(d *pci.Device) bool {
-	if f.RMRR[d.Address].State == dmar.Locked {
-		return true
-	}
-	for _, e := range f.Events {
-		if (e.Kind == kmsg.RMRRIneligible || e.Kind == kmsg.RMRRIdentity) && e.Device == d.Address.String() {
-			return true
-		}
-	}
-	return false
-}
+// rmrrLocked reports whether a firmware region (RMRR or IVMD) keeps d from VFIO: the verdict's
+// answer.
+func (f *Facts) rmrrLocked(d *pci.Device) bool { return f.Judged(d).Lock.Locked() }
 
-// bindBlocked says why binding d to vfio-pci cannot work yet, or "".
+// bindBlocked says why binding d to vfio-pci cannot work yet, or "" (the verdict's reasons;
+// an interface in use BindRemedy says itself).
 func (f *Facts) bindBlocked(d *pci.Device) string {
-	var why []string
-	if !f.IOMMU.KernelOn() && !f.IOMMU.NoIOMMU {
-		why = append(why, "the IOMMU is off (see iommu.kernel)")
-	}
-	if f.IOMMU.VFIOKernel == iommu.VFIOAbsent {
-		why = append(why, "this kernel has no vfio-pci (see vfio.driver)")
-	}
-	if f.rmrrLocked(d) {
-		why = append(why, "an RMRR locks it, so the kernel refuses it to VFIO (see device.rmrr)")
-	}
-	return strings.Join(why, "; ")
+	return strings.Join(f.Judged(d).BindWhyNot, "; ")
 }
 
 // BindRemedy returns what to do to hand d, a device the user targets, to vfio-pci. Where

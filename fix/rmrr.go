@@ -20,7 +20,7 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/conrep"
 	"github.com/dpdk-doctor/dpdk-doctor/dmar"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
-	"github.com/dpdk-doctor/dpdk-doctor/platform"
+	"github.com/dpdk-doctor/dpdk-doctor/verdict"
 )
 
 // RMRROptions configure the HPE conrep slot exclusion.
@@ -89,7 +89,7 @@ func PlanRMRR(f *check.Facts, o RMRROptions) (*RMRRPlan, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
-	plat := platform.Read(f.Root)
+	plat := f.Platform // read once, in Gather
 	p.Platform = plat.Product
 	type locked struct {
 		a pci.Address
@@ -101,19 +101,21 @@ func PlanRMRR(f *check.Facts, o RMRROptions) (*RMRRPlan, error) {
 		if d == nil {
 			return nil, fmt.Errorf("%w %s on %s", ErrNoDevice, a, f.Root)
 		}
-		v := f.RMRR[a]
-		switch v.State {
-		case dmar.Locked:
+		// The device's verdict decides (group, kernel view and relax_rmrr included), as in check.
+		v := f.Judged(d).Lock
+		switch {
+		case v.State == dmar.Locked && v.Kind == verdict.RMRR && v.RMRR.State == dmar.Unknown:
+			// Locked by the kernel's word alone: no table says which RMRR (the verdict's ConrepWhyNot).
+			return nil, fmt.Errorf("%w: %s: no DMAR table could be read on %s (is the IOMMU on, and are you root?), so dpdk-doctor cannot tell which RMRR locks it; `dpdk-doctor check` shows what is missing",
+				ErrCannotTell, a, f.Root)
+		case v.State == dmar.Locked:
 			todo = append(todo, locked{a, d})
-		case dmar.Clear:
+		case v.State == dmar.Clear:
 			p.Skipped = append(p.Skipped, fmt.Sprintf("nothing to fix for %s: no RMRR covers it (it is not RMRR-locked)", a))
-		case dmar.Relaxable:
+		case v.State == dmar.Relaxable:
 			why := "the kernel relaxes its RMRR"
-			for _, c := range v.Covers {
-				if c.Reason != "" {
-					why = c.Reason
-					break
-				}
+			if v.Reason != "" {
+				why = v.Reason
 			}
 			p.Skipped = append(p.Skipped, fmt.Sprintf("nothing to fix for %s: an RMRR covers it but it is not RMRR-locked: %s", a, why))
 		default:
@@ -132,6 +134,15 @@ func PlanRMRR(f *check.Facts, o RMRROptions) (*RMRRPlan, error) {
 	if len(todo) == 0 && p.Pending == nil {
 		return p, nil
 	}
+	// Whether conrep can help is the verdict's answer, the one check and ovs show.
+	for _, l := range todo {
+		if x := f.Judged(l.d); !x.Conrep && plat.IsHPEProLiant() {
+			return nil, fmt.Errorf("%w: %s: %s. Use an add-in card in a slot, or an SR-IOV VF", ErrNotApplicable, l.a, x.ConrepWhyNot)
+		} else if !x.Conrep {
+			return nil, fmt.Errorf("%w: %s. What would help instead: move the card to a slot no RMRR covers (dpdk-doctor rmrr), use an SR-IOV VF, or ask the vendor for firmware without the RMRR",
+				ErrNotApplicable, x.ConrepWhyNot)
+		}
+	}
 	if !plat.IsHPEProLiant() {
 		return nil, fmt.Errorf("%w: this host is not an HPE ProLiant (sys_vendor %q, product_name %q), and only ProLiant firmware has conrep's RMRDS slot settings. "+
 			"What would help instead: move the card to a slot no RMRR covers (dpdk-doctor rmrr), use an SR-IOV VF, boot a kernel with intel_iommu=relax_rmrr, or ask the vendor for firmware without the RMRR",
@@ -143,9 +154,6 @@ func PlanRMRR(f *check.Facts, o RMRROptions) (*RMRRPlan, error) {
 	}
 	for _, l := range todo {
 		a, d := l.a, l.d
-		if d.Slot == "" {
-			return nil, fmt.Errorf("%w: %s is not in a physical slot (an on-board device): conrep excludes slots only. Use an add-in card in a slot, or an SR-IOV VF", ErrNotApplicable, a)
-		}
 		if !conrep.ValidSlot(d.Slot) {
 			return nil, fmt.Errorf("%w: %s is in slot %q, which is not a slot number conrep's RMRDS sections name", ErrNotApplicable, a, d.Slot)
 		}

@@ -6,9 +6,8 @@ import (
 	"strings"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
-	"github.com/dpdk-doctor/dpdk-doctor/dmar"
-	"github.com/dpdk-doctor/dpdk-doctor/kmsg"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
+	"github.com/dpdk-doctor/dpdk-doctor/verdict"
 )
 
 // Explanation is an Interface error traced to its root cause on this host.
@@ -71,24 +70,36 @@ func explainAttach(e *Explanation, devargs, reason string, f *check.Facts) {
 		e.Cause = fmt.Sprintf("there is no PCI device %s on this host", a)
 		e.Detail = "dpdk-devargs names a PCI address that does not exist here (a typo, a card moved to another slot, or a config copied from another machine). DPDK's EAL logs \"Cannot find device\"."
 		e.Remedy = []string{"dpdk-doctor devices   # the network devices here: " + orNone(strings.Join(nics, ", "))}
-	case f.RMRR[a].State == dmar.Locked || hasEvent(f, a, kmsg.RMRRIneligible, kmsg.RMRRIdentity):
-		v := f.RMRR[a]
-		e.Cause = fmt.Sprintf("%s is RMRR-locked", a)
-		for _, c := range v.Covers {
+	case f.Judged(d).Lock.Locked():
+		// The device's verdict decides, and its remedies are the ones check offers.
+		x := f.Judged(d)
+		l := x.Lock
+		e.Cause = fmt.Sprintf("%s is %s-locked", a, l.Kind)
+		for _, c := range l.RMRR.Covers {
 			if !c.Relaxed {
 				e.Cause += fmt.Sprintf(" by the firmware's RMRR %#x-%#x (scope %s)", c.RMRR.Address, c.RMRR.End, c.Scope)
 				break
 			}
 		}
+		if l.Kind == verdict.IVMD && len(l.IVMD.Covers) > 0 {
+			c := l.IVMD.Covers[0]
+			e.Cause += fmt.Sprintf(" by the firmware's IVMD %#x-%#x", c.RegionStart, c.RegionEnd)
+		}
+		if l.Member != nil {
+			e.Cause += " through " + l.Member.Address.String() + " in its IOMMU group"
+		}
 		if d.Slot != "" {
 			e.Cause += ", physical slot " + d.Slot
 		}
 		e.Cause += ": the kernel refuses to give it to VFIO"
-		e.Detail = "The firmware reserves memory the device must always be able to reach (an RMRR); Linux 3.17+ will not put such a device in a VFIO domain (\"Device is ineligible for IOMMU domain attach due to platform RMRR requirement\"), so DPDK cannot attach it and OVS only reports \"Error attaching device\"."
-		if d.Slot != "" && f.Platform.IsHPEProLiant() {
-			e.Remedy = []string{"dpdk-doctor fix rmrr " + a.String() + "   # HPE ProLiant: exclude slot " + d.Slot + " from RMRR with conrep, then reboot"}
+		if l.Kind == verdict.IVMD {
+			e.Detail = "The firmware's IVRS table asks for memory the device must always reach 1:1 (an IVMD); Linux 6.6+ will not put such a device in a VFIO domain (\"Firmware has requested this device have a 1:1 IOMMU mapping\"), so DPDK cannot attach it and OVS only reports \"Error attaching device\"."
+		} else {
+			e.Detail = "The firmware reserves memory the device must always be able to reach (an RMRR); Linux 3.17+ will not put such a device in a VFIO domain (\"Device is ineligible for IOMMU domain attach due to platform RMRR requirement\"), so DPDK cannot attach it and OVS only reports \"Error attaching device\"."
 		}
-		e.Remedy = append(e.Remedy, "# or move the card to a slot no RMRR covers, or use an SR-IOV VF (see dpdk-doctor check)")
+		for _, r := range x.Remedies {
+			e.Remedy = append(e.Remedy, r.Text)
+		}
 	case d.Driver == "mlx5_core" || d.Driver == "mlx4_core":
 		e.Cause = fmt.Sprintf("%s is a Mellanox/NVIDIA NIC on %s, which DPDK drives through the kernel: the mlx PMD or rdma-core is missing", a, d.Driver)
 		e.Detail = "These NICs are not bound to vfio-pci; OVS's DPDK must be built with the mlx5 driver and rdma-core (libibverbs) installed."
@@ -126,23 +137,10 @@ func explainAttach(e *Explanation, devargs, reason string, f *check.Facts) {
 	}
 }
 
-func hasEvent(f *check.Facts, a pci.Address, kinds ...kmsg.Kind) bool {
-	for _, e := range f.Events {
-		for _, k := range kinds {
-			if e.Kind == k && e.Device == a.String() {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 func groupBlockers(f *check.Facts, d *pci.Device) string {
 	var out []string
-	for _, m := range f.Devices.Group(d.IOMMUGroup) {
-		if m != d && !m.Config.IsBridge() && !check.ViableDriver(m.Driver) {
-			out = append(out, m.Address.String()+" on "+m.Driver)
-		}
+	for _, m := range f.Judged(d).Blockers {
+		out = append(out, m.Address.String()+" on "+m.Driver)
 	}
 	return strings.Join(out, ", ")
 }

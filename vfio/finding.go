@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
+	"github.com/dpdk-doctor/dpdk-doctor/verdict"
 )
 
 // Finding turns a probe's result into a `check` finding ("device.probe"): the kernel's own
@@ -44,6 +45,29 @@ func Finding(r Result) (f check.Finding, ok bool) {
 		f.Severity, f.Summary = check.Fail, "the kernel refuses its IOMMU group: "+r.Error
 	default:
 		return f, false
+	}
+	return f, true
+}
+
+// JudgedFinding is Finding beside the device's verdict x: a refusal gets the verdict's remedies
+// for the lock (the ones check shows), and a kernel answer that differs from the verdict's
+// prediction says so, the kernel's answer deciding.
+func JudgedFinding(r Result, x *verdict.Device) (check.Finding, bool) {
+	f, ok := Finding(r)
+	if !ok || x == nil {
+		return f, ok
+	}
+	locked := x.Lock.Locked()
+	switch {
+	case r.Outcome == Refused && locked:
+		for _, m := range x.Remedies {
+			f.Remedy = append(f.Remedy, m.Text)
+		}
+	case r.Outcome == Refused:
+		f.Explanation = strings.TrimSpace(f.Explanation + " dpdk-doctor predicted no " + x.Lock.Kind + " lock (" + string(x.Lock.State) +
+			"); the kernel's answer decides (please report the disagreement).")
+	case r.Outcome == Attached && locked:
+		f.Explanation = "dpdk-doctor predicted an " + x.Lock.Kind + " lock (see device.rmrr), but the kernel attached it: the kernel's answer decides."
 	}
 	return f, true
 }

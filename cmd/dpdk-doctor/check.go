@@ -111,6 +111,9 @@ func newCheck(g *globals) *cobra.Command {
 				return err
 			}
 			findings := check.Run(f)
+			for _, sec := range checkSections {
+				findings = append(findings, sec.findings(cmd, g, f)...)
+			}
 			findings = append(findings, extraFindings(cmd, g, f)...)
 			show, err := writeTextfile(cmd, g, f, findings, asJSON)
 			if err != nil {
@@ -132,11 +135,25 @@ func newCheck(g *globals) *cobra.Command {
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list what is fine and print the evidence of every finding")
 	cmd.Flags().StringVar(&color, "color", "auto", "colour the text: `WHEN` auto (on a terminal, unless NO_COLOR is set), always or never")
 	cmd.Flags().StringSliceVar(&devices, "device", nil, "judge only these PCI `ADDRESS`es (default: network controllers and devices on DPDK drivers)")
+	for _, sec := range checkSections {
+		sec.flags(cmd)
+	}
 	addCheckFlags(cmd)
 	return cmd
 }
 
-// Hooks for sections that other files add (OVS).
+// checkSections are the sections check adds to check.Run's findings, in report order, each
+// with its flags: one list, read in one place (the OVS section, then --probe's kernel answers).
+var checkSections = []struct {
+	flags    func(*cobra.Command)
+	findings func(*cobra.Command, *globals, *check.Facts) []check.Finding
+}{
+	{addDBFlags, ovsFindings},
+	{addProbeFlag, probeSection},
+}
+
+// Hooks a file may still set from init for a section of its own; checkSections is the place
+// for new ones.
 var (
 	addCheckFlags = func(*cobra.Command) {}
 	extraFindings = func(*cobra.Command, *globals, *check.Facts) []check.Finding { return nil }

@@ -25,8 +25,6 @@ var (
 
 func init() {
 	moreCommands = append(moreCommands, newOVS)
-	addCheckFlags = func(cmd *cobra.Command) { addDBFlags(cmd) }
-	extraFindings = ovsFindings
 	flagChecks = append(flagChecks, checkDBFlags)
 }
 
@@ -172,14 +170,9 @@ func newOVS(g *globals) *cobra.Command {
 				return &exitError{1, overall(ctx, timeout, err)}
 			}
 			defer c.Close()
-			st, err := c.Read(ctx)
-			if err != nil {
-				return &exitError{1, err}
-			}
-			if err := req.Target(st); err != nil {
-				return inputErr(err)
-			}
-			if e := ovs.Preflight(st, devargs, f); e != nil {
+			res, err := ovs.AddPortChecked(ctx, c, f, req, ovs.AddOptions{Force: force,
+				Progress: func(what string, limit time.Duration) func() { return progress(ctx, what, limit) }})
+			if e := res.Preflight; e != nil {
 				fmt.Fprintf(os.Stderr, "preflight: %s cannot work: %s\n", devargs, e.Cause)
 				if e.Detail != "" {
 					fmt.Fprintf(os.Stderr, "  why: %s\n", e.Detail)
@@ -187,37 +180,28 @@ func newOVS(g *globals) *cobra.Command {
 				for _, r := range e.Remedy {
 					fmt.Fprintf(os.Stderr, "  fix: %s\n", r)
 				}
-				if !force {
-					return &exitError{1, fmt.Errorf("not adding %s (use --force to try anyway)", port)}
+				if res.Forced {
+					fmt.Fprintln(os.Stderr, "preflight: --force: adding it anyway")
 				}
-				fmt.Fprintln(os.Stderr, "preflight: --force: adding it anyway")
 			}
-			done := progress(ctx, "OVSDB to add "+port, c.Timeout())
-			err = c.AddPort(ctx, bridge, port, typ, map[string]string{"dpdk-devargs": devargs}, nil)
-			done()
-			if err != nil {
+			var target *ovs.TargetError
+			switch {
+			case errors.As(err, &target):
+				return inputErr(target.Err)
+			case errors.Is(err, ovs.ErrPreflight):
+				return &exitError{1, fmt.Errorf("not adding %s (use --force to try anyway)", port)}
+			case errors.Is(err, ovs.ErrNotWorking):
+			case err != nil && res.Added:
+				return &exitError{1, fmt.Errorf("added %s to %s, but: %w", port, bridge, overall(ctx, timeout, errors.Unwrap(err)))}
+			case err != nil:
 				return &exitError{1, overall(ctx, timeout, err)}
 			}
-			start := time.Now()
-			done = progress(ctx, "ovs-vswitchd to add "+port, c.Timeout())
-			out, err := c.WaitPort(ctx, port, nil)
-			done()
-			if err != nil {
-				return &exitError{1, fmt.Errorf("added %s to %s, but: %w", port, bridge, overall(ctx, timeout, err))}
-			}
-			if out.Error == "" {
-				fmt.Printf("added %s to %s: ofport %d, working (%.0f ms)\n", port, bridge, out.OFPort, float64(time.Since(start).Microseconds())/1000)
+			if res.Error == "" {
+				fmt.Printf("added %s to %s: ofport %d, working (%.0f ms)\n", port, bridge, res.OFPort, float64(res.Elapsed.Microseconds())/1000)
 				return nil
 			}
-			st, _ = c.Read(ctx)
-			var br *ovs.Bridge
-			for i := range st.Bridges {
-				if st.Bridges[i].Name == bridge {
-					br = &st.Bridges[i]
-				}
-			}
-			e := ovs.Explain(st, br, &ovs.Interface{Name: port, Type: typ, Options: map[string]string{"dpdk-devargs": devargs}, Error: out.Error}, f)
-			fmt.Printf("added %s to %s, but OVS reports: %q\n  cause: %s\n", port, bridge, out.Error, e.Cause)
+			e := res.Explained
+			fmt.Printf("added %s to %s, but OVS reports: %q\n  cause: %s\n", port, bridge, res.Error, e.Cause)
 			if e.Detail != "" {
 				fmt.Printf("  why: %s\n", e.Detail)
 			}

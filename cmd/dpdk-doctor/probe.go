@@ -14,21 +14,19 @@ import (
 
 var probeInCheck bool
 
-func init() {
-	moreCommands = append(moreCommands, newProbe)
-	// check --probe: chained onto the hooks other files set (this file sorts after ovs.go).
-	prevFlags, prevFindings := addCheckFlags, extraFindings
-	addCheckFlags = func(cmd *cobra.Command) {
-		prevFlags(cmd)
-		cmd.Flags().BoolVar(&probeInCheck, "probe", false, "also ask the running kernel, by a real VFIO attach that is released again, about each device on vfio-pci (see `probe`)")
+func init() { moreCommands = append(moreCommands, newProbe) }
+
+// addProbeFlag adds check's --probe (see checkSections).
+func addProbeFlag(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&probeInCheck, "probe", false, "also ask the running kernel, by a real VFIO attach that is released again, about each device on vfio-pci (see `probe`)")
+}
+
+// probeSection is check's --probe section: the kernel's answers beside the verdict.
+func probeSection(_ *cobra.Command, _ *globals, f *check.Facts) []check.Finding {
+	if !probeInCheck {
+		return nil
 	}
-	extraFindings = func(cmd *cobra.Command, g *globals, f *check.Facts) []check.Finding {
-		out := prevFindings(cmd, g, f)
-		if probeInCheck {
-			out = append(out, probeFindings(f)...)
-		}
-		return out
-	}
+	return probeFindings(f)
 }
 
 func probeFindings(f *check.Facts) []check.Finding {
@@ -44,7 +42,7 @@ func probeFindings(f *check.Facts) []check.Finding {
 	var out []check.Finding
 	for _, d := range f.Selected {
 		res := p.Probe([]pci.Address{d.Address}, vfio.Options{})[0]
-		if fd, ok := vfio.Finding(res); ok {
+		if fd, ok := vfio.JudgedFinding(res, f.Judged(d)); ok {
 			out = append(out, fd)
 		}
 	}

@@ -49,11 +49,11 @@ func newCapture(g *globals) *cobra.Command {
 				f, err := check.Gather(r, check.Options{})
 				if err == nil {
 					if st, _, ok, err := ovsState(cmd.Context(), g, f); err == nil && ok {
-						b, err := json.MarshalIndent(st, "", "  ")
+						snap, err := ovs.Snapshot(st)
 						if err != nil {
-							return fmt.Errorf("the OVS snapshot: %w", err)
+							return err
 						}
-						extra = append(extra, host.File{Path: ovs.SnapshotFile, Data: b})
+						extra = append(extra, snap)
 					}
 				}
 			}

@@ -104,9 +104,9 @@ var Scenarios = []Scenario{
 	},
 	{
 		// Seen on both kernels: the refusal of function 0 is logged for function 1 (the group's
-		// member the RMRR names). `devices --json` says rmrr "clear" for function 0 (the DMAR names
-		// only function 1), while check's device.rmrr reads the group's reserved_regions ("direct")
-		// and fails it: check agrees with the kernel; the devices column describes the DMAR only.
+		// member the RMRR names). The verdict reports the group's state, so `devices --json` says
+		// rmrr "locked" for function 0 too (it said "clear", judging the DMAR per function, until
+		// the verdict package).
 		Name:  "multifunction-sibling",
 		About: "an RMRR on function 1 of a two-function NIC without ACS: both functions share a group, so the kernel refuses function 0 too",
 		RMRRs: []RMRR{{rmrrBase, rmrrEnd, []dmar.Scope{Endpoint("05.0/00.1")}}},
@@ -115,10 +115,6 @@ var Scenarios = []Scenario{
 			NICMF0: every(vfio.Refused), NICMF1: every(vfio.Refused),
 		},
 		Regions: map[string]string{NICMF0: "direct", NICMF1: "direct"},
-		Known: map[string]string{NICMF0: "devices --json judges RMRRs per function from the DMAR and says \"clear\" for " +
-			"function 0, but the kernel refuses the whole group for function 1's RMRR. A dpdk-doctor finding for check.DeviceRows " +
-			"(owned by check/): report the group's state (locked when a member is locked, or the group's reserved_regions as " +
-			"device.rmrr does). check itself agrees with the kernel."},
 	},
 	{
 		Name:    "iommu-off-cmdline",
@@ -168,11 +164,6 @@ var Scenarios = []Scenario{
 		Bind:    []string{NICSlot2},
 		Expect:  map[string]map[string]vfio.Outcome{NICSlot2: every(vfio.Refused)},
 		Regions: map[string]string{NICSlot2: "direct"},
-		Known: map[string]string{NICSlot2: "a dpdk-doctor bug (check/, owned elsewhere): devices --json says rmrr " +
-			"\"relaxable\" because check/check.go passes the command line's relax_rmrr to dmar.Judge, but Debian's kernels " +
-			"do not carry the Proxmox patch and refuse the device. Fix: pass relaxRMRR only when the kernel shows it honours " +
-			"the option (its log line \"assuming all RMRRs are relaxable\", kmsg.RMRRRelaxed, or reserved_regions " +
-			"\"direct-relaxable\" for the device). check's device.rmrr already agrees with the kernel (it reads reserved_regions)."},
 	},
 	{
 		// Seen in the lab: kernel 6.1's AMD driver attaches an IVMD-covered device to VFIO; 6.12
@@ -187,7 +178,6 @@ var Scenarios = []Scenario{
 			AMDNICSlot2: {"6.1": vfio.Attached, "6.12": vfio.Refused}, AMDNICSlot4: every(vfio.Attached),
 		},
 		Regions: map[string]string{AMDNICSlot2: "direct"},
-		Known:   map[string]string{AMDNICSlot2: amdKnown},
 	},
 	{
 		Name:    "amd-ivmd-range",
@@ -199,7 +189,6 @@ var Scenarios = []Scenario{
 			AMDNICSlot3: {"6.1": vfio.Attached, "6.12": vfio.Refused}, AMDNICSlot2: every(vfio.Attached),
 		},
 		Regions: map[string]string{AMDNICSlot3: "direct"},
-		Known:   map[string]string{AMDNICSlot3: amdKnown},
 	},
 }
 
@@ -209,9 +198,3 @@ const (
 	AMDNICSlot3 = "0000:02:00.0"
 	AMDNICSlot4 = "0000:03:00.0"
 )
-
-// amdKnown is the lab's finding about dpdk-doctor on AMD hosts with kernel 6.1.
-const amdKnown = "a dpdk-doctor bug on kernel 6.1 (check/, owned elsewhere): check's device.rmrr takes a \"direct\" " +
-	"reserved region as locked, but 6.1's AMD IOMMU driver attaches IVMD-covered devices to VFIO; 6.12 refuses them. " +
-	"Fix in check/device.go deviceRMRR: on an IVRS host, judge \"direct\" as locked only when the running kernel " +
-	"(proc/sys/kernel/osrelease) is one that refuses (the lab: 6.12 yes, 6.1 no), and say it is release-dependent otherwise."

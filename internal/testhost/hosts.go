@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/dpdk-doctor/dpdk-doctor/dmar"
+	"github.com/dpdk-doctor/dpdk-doctor/ivrs"
 )
 
 //go:embed pci.ids
@@ -41,6 +42,7 @@ var Names = []string{
 	"iommu-off-firmware", "iommu-off-kernel", "vfio-noiommu",
 	"usb-only-rmrr", "nic-on-ixgbe", "shared-group", "bridge-scope", "amd",
 	"amd-iommu-off", "kvm-guest", "dl380p-gen8-hewlett-packard",
+	"amd-ivmd-6.1", "amd-ivmd-6.12",
 }
 
 // Catalog returns the described test host called name. fixtures is the folder holding the real
@@ -59,6 +61,10 @@ func Catalog(name, fixtures string) (*Host, error) {
 		h.Cmdline = "BOOT_IMAGE=/boot/vmlinuz-5.15.108-1-pve root=/dev/mapper/pve-root ro quiet intel_iommu=on,relax_rmrr iommu=pt"
 		h.KernelLog = "[    0.050195] DMAR: Intel-IOMMU: assuming all RMRRs are relaxable. This can lead to instability or data loss\n" + dl360eLog(h, false)
 		return h, nil
+	case "amd-ivmd-6.1":
+		return amdIVMD("6.1.0-18-amd64"), nil
+	case "amd-ivmd-6.12":
+		return amdIVMD("6.12.12-amd64"), nil
 	case "dl360e-gen8-two-slots":
 		return DL360e(nil, true), nil
 	case "dl380-gen9-hpe-nic":
@@ -456,6 +462,29 @@ func amd() *Host {
 		{Addr: "0000:41:00.1", Parent: "0000:40:01.1", Vendor: 0x8086, Device: 0x1572, SubVendor: 0x8086, SubDevice: 0x0007, Class: 0x020000, Rev: 0x02, Driver: "vfio-pci", Group: 23, NUMA: 0, ReservedRegions: msi},
 	}
 	h.KernelLog = "[    0.000000] Command line: " + h.Cmdline + "\n[    1.412301] pci 0000:40:00.2: AMD-Vi: IOMMU performance counters supported\n[    1.420001] AMD-Vi: Interrupt remapping enabled\n"
+	return h
+}
+
+// amdIVMD is the AMD host whose firmware's IVRS (the lab's table: one IVHD 10h naming every
+// device) carries an IVMD 21h for the X710's function 0 (0000:41:00.0), as consumer boards do
+// (the Gigabyte B650 report), on kernel release rel: 6.1 attaches the device to VFIO, 6.12
+// refuses it. Function 1 (0000:41:00.1, a group of its own) is the control.
+func amdIVMD(rel string) *Host {
+	h := amd()
+	h.Name = "AMD EPYC server with an IVMD on the X710's function 0, kernel " + rel
+	h.Cmdline = strings.ReplaceAll(h.Cmdline, h.KernelRelease, rel)
+	h.KernelRelease = rel
+	const start, length = 0x7b800000, 0x1000
+	h.IVRSTable = ivrs.LabTable(2, ivrs.IVMD(ivrs.TypeIVMDDevice, ivrs.ID(0x41, 0, 0), 0, start, length, false))
+	for i := range h.Devices {
+		if d := &h.Devices[i]; d.Addr == "0000:41:00.0" {
+			d.ReservedRegions = fmt.Sprintf("0x%016x 0x%016x direct\n", uint64(start), uint64(start+length-1)) + d.ReservedRegions
+		}
+	}
+	h.KernelLog = "[    0.000000] Command line: " + h.Cmdline + "\n[    1.412301] pci 0000:40:00.2: AMD-Vi: IOMMU performance counters supported\n[    1.420001] AMD-Vi: Interrupt remapping enabled\n"
+	if ivrs.AtLeast(rel, 6, 6) {
+		h.KernelLog += "[  312.114501] vfio-pci 0000:41:00.0: Firmware has requested this device have a 1:1 IOMMU mapping, rejecting configuring the device without a 1:1 mapping. Contact your platform vendor.\n"
+	}
 	return h
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/dpdk-doctor/dpdk-doctor/dmar"
+	"github.com/dpdk-doctor/dpdk-doctor/ivrs"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 )
 
@@ -32,8 +33,9 @@ type Host struct {
 	IOMMUUnits    []string    // sys/class/iommu entries; empty when the kernel IOMMU is off
 	DMAR          *dmar.Table // nil: no DMAR table in firmware
 	IVRS          bool
-	VFIO          bool // vfio-pci loaded
-	NoIOMMU       bool // vfio enable_unsafe_noiommu_mode=Y
+	IVRSTable     *ivrs.Table // the IVRS written when IVRS is set; nil: a header-only table
+	VFIO          bool        // vfio-pci loaded
+	NoIOMMU       bool        // vfio enable_unsafe_noiommu_mode=Y
 	Devices       []Device
 	Slots         map[string]string // slot name -> "dddd:bb:dd"
 	KernelLog     string
@@ -158,8 +160,14 @@ func (w *writer) tree(h *Host) {
 		}
 		w.file("sys/firmware/acpi/tables/DMAR", b)
 	}
-	if h.IVRS {
-		w.file("sys/firmware/acpi/tables/IVRS", ivrs())
+	if h.IVRS && h.IVRSTable != nil {
+		b, err := h.IVRSTable.MarshalBinary()
+		if err != nil && w.err == nil {
+			w.err = err
+		}
+		w.file("sys/firmware/acpi/tables/IVRS", b)
+	} else if h.IVRS {
+		w.file("sys/firmware/acpi/tables/IVRS", ivrsHeader())
 	}
 	for _, u := range h.IOMMUUnits {
 		// As the kernel shows a unit: its attributes (git keeps no empty directories either).
@@ -361,7 +369,7 @@ func config(d *Device) []byte {
 }
 
 // ivrs is a minimal AMD IOMMU table: the ACPI header and IVinfo, no IVHD blocks decoded here.
-func ivrs() []byte {
+func ivrsHeader() []byte {
 	b := make([]byte, 48)
 	copy(b, "IVRS")
 	binary.LittleEndian.PutUint32(b[4:], 48)
