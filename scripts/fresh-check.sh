@@ -259,6 +259,8 @@ step "apt-get install git ca-certificates (in the root)" apt_inside
 clone_inside() {
   git clone -q --bare "file://$repo" "$root/srv/dpdk-doctor.git"
   inside git clone -q file:///srv/dpdk-doctor.git /root/dpdk-doctor
+  # The branch may have moved on since this run started: check out the commit it started from.
+  inside git -C /root/dpdk-doctor checkout -q --detach "$commit"
   local got
   got=$(inside git -C /root/dpdk-doctor rev-parse HEAD)
   if [ "$got" != "$commit" ]; then
