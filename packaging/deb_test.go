@@ -119,8 +119,12 @@ func TestDeb(t *testing.T) {
 		checkTree(t, root, "")
 		ansible := filepath.Join(root, "usr/share/dpdk-doctor/ansible")
 		if _, err := os.Stat("../ansible"); err == nil {
-			if _, err := os.Stat(filepath.Join(ansible, "galaxy.yml")); err != nil {
+			if _, err := os.Stat(filepath.Join(ansible, "ansible_collections/dpdkdoctor/doctor/galaxy.yml")); err != nil {
 				t.Errorf("the repository has ansible/ but the package lacks it: %v", err)
+			}
+			// The modules lead to the installed binary, not to a build output of the checkout.
+			if l, err := os.Readlink(filepath.Join(ansible, "ansible_collections/dpdkdoctor/doctor/bin/dpdk-doctor")); err != nil || l != "../../../../../../../bin/dpdk-doctor" {
+				t.Errorf("the collection's bin/dpdk-doctor: %q, %v; want a relative link to /usr/bin/dpdk-doctor", l, err)
 			}
 		} else if _, err := os.Stat(ansible); err == nil {
 			t.Errorf("%s in the package without ansible/ in the repository", ansible)

@@ -50,8 +50,17 @@ gzip -9n "$BUILD/changelog"
 
 cp packaging/nfpm.yaml "$BUILD/nfpm.yaml"
 if [ -d ansible ]; then
-  cat >> "$BUILD/nfpm.yaml" <<'EOF'
-  - src: ./ansible
+  # The collection's modules are links to bin/dpdk-doctor, which a checkout does not hold (it is
+  # built for the hosts' architecture); in the package that link leads to the installed binary.
+  mkdir -p "$BUILD/ansible"
+  cp -a ansible/ansible_collections "$BUILD/ansible/"
+  for c in "$BUILD"/ansible/ansible_collections/*/*/; do
+    rm -rf "${c}bin"
+    mkdir -p "${c}bin"
+    ln -s ../../../../../../../bin/dpdk-doctor "${c}bin/dpdk-doctor"   # /usr/bin/dpdk-doctor, relative as policy wants
+  done
+  cat >> "$BUILD/nfpm.yaml" <<EOF
+  - src: $BUILD/ansible
     dst: /usr/share/dpdk-doctor/ansible
     type: tree
 EOF
