@@ -359,3 +359,16 @@ func TestUdevOverride(t *testing.T) {
 		t.Errorf("grubCmdline: %q %v", cl, err)
 	}
 }
+
+// FuzzUdevOverride: the harness's reader of the persisted rule never panics, and what it accepts
+// is a PCI address and a driver name that appear in the rule.
+func FuzzUdevOverride(f *testing.F) {
+	f.Add([]byte(`ACTION=="add", SUBSYSTEM=="pci", KERNEL=="0000:01:00.0", ATTR{driver_override}="vfio-pci", RUN{builtin}+="kmod load vfio-pci"`))
+	f.Add([]byte("vfio-pci\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		dev, drv, err := udevOverride(b)
+		if err == nil && (!strings.Contains(string(b), `KERNEL=="`+dev+`"`) || !strings.Contains(string(b), `"`+drv+`"`) || dev == "" || drv == "") {
+			t.Fatalf("accepted %q as %q %q", b, dev, drv)
+		}
+	})
+}
