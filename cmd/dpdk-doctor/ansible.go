@@ -27,8 +27,6 @@ func asAnsibleModule() (code int, ok bool) {
 	return ansiblemod.Run(ctx, os.Stdout, os.Args[1], name, ansiblemod.Options{TreeIsThisHost: treeIsThisHost}), true
 }
 
-func init() { moreCommands = append(moreCommands, newFleetReport) }
-
 func newFleetReport(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{

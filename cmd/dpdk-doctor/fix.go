@@ -18,8 +18,6 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/platform"
 )
 
-func init() { moreCommands = append(moreCommands, newFix) }
-
 // signalContext is cancelled by Ctrl-C or SIGTERM.
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

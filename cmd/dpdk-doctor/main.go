@@ -78,7 +78,9 @@ func newRoot() *cobra.Command {
 		}
 		return nil
 	}
-	cmd.AddCommand(newCheck(g), newDevices(g), newRMRR(g))
+	for _, f := range commands {
+		cmd.AddCommand(f(g))
+	}
 	addMore(cmd, g)
 	refuseUnknownSubcommands(cmd)
 	return cmd
@@ -152,7 +154,17 @@ func versionString() string {
 	return v + " (" + extra + ")"
 }
 
-// addMore registers commands defined in other files of this package.
+// commands is every command of dpdk-doctor, grouped by what it is for: the one place a command
+// is added (cobra lists them by name).
+var commands = []func(*globals) *cobra.Command{
+	newCheck, newDevices, newRMRR, newReserved, newProbe, // read and judge
+	newReport, newCapture, // show and keep
+	newFix, newPlan, // change
+	newOVS, newTop, newTraffic, newCleanup, // Open vSwitch
+	newFleetReport, // the fleet
+}
+
+// moreCommands holds commands that optional build tags add (gendocs, for the Debian package).
 var moreCommands []func(*globals) *cobra.Command
 
 func addMore(cmd *cobra.Command, g *globals) {

@@ -24,7 +24,6 @@ var (
 )
 
 func init() {
-	moreCommands = append(moreCommands, newOVS)
 	flagChecks = append(flagChecks, checkDBFlags)
 }
 

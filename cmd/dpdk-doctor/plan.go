@@ -16,8 +16,6 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/plan"
 )
 
-func init() { moreCommands = append(moreCommands, newPlan) }
-
 func newPlan(g *globals) *cobra.Command {
 	var (
 		mtu                    int

@@ -14,8 +14,6 @@ import (
 
 var probeInCheck bool
 
-func init() { moreCommands = append(moreCommands, newProbe) }
-
 // addProbeFlag adds check's --probe (see checkSections).
 func addProbeFlag(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&probeInCheck, "probe", false, "also ask the running kernel, by a real VFIO attach that is released again, about each device on vfio-pci (see `probe`)")

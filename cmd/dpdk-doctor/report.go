@@ -16,8 +16,6 @@ import (
 	reporthtml "github.com/dpdk-doctor/dpdk-doctor/report/html"
 )
 
-func init() { moreCommands = append(moreCommands, newReport) }
-
 func newReport(g *globals) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{

@@ -13,8 +13,6 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 )
 
-func init() { moreCommands = append(moreCommands, newReserved) }
-
 // reservedReport is what `reserved --json` prints: both firmware tables' reserved regions, a
 // table the host does not have being null.
 type reservedReport struct {

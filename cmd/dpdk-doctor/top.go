@@ -20,8 +20,6 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/top"
 )
 
-func init() { moreCommands = append(moreCommands, newTop) }
-
 func newTop(g *globals) *cobra.Command {
 	var (
 		once, asJSON bool

@@ -21,8 +21,6 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/traffic"
 )
 
-func init() { moreCommands = append(moreCommands, newTraffic, newCleanup) }
-
 func newTraffic(g *globals) *cobra.Command {
 	var o traffic.Options
 	var filter string

@@ -26,10 +26,6 @@ func errNoDMAR(f *check.Facts) error {
 	return fmt.Errorf("%s: no DMAR table (VT-d off in firmware, or not an Intel platform)", f.Root.Path(iommu.DMARTable))
 }
 
-func init() {
-	moreCommands = append(moreCommands, newCapture)
-}
-
 func newCapture(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "capture DIR",
