@@ -2,6 +2,7 @@ package fix
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -474,10 +475,15 @@ func (p *RMRRPlan) apply(ctx context.Context, slots []string) error {
 	if err := writeAtomic(exclude, conrep.Exclusion(slots)); err != nil {
 		return fmt.Errorf("%w (nothing was changed; backup kept at %s)", err, backup)
 	}
-	j := &Journal{Backup: backup, Slots: slots, Started: p.now().UTC(), XML: p.Runner.XML, Conrep: p.Runner.Path}
-	if err := writeJournal(p.StateDir, j); err != nil {
+	j := &Journal{Backup: backup, Slots: slots, Started: p.now().UTC(), XML: p.Runner.XML, Conrep: p.Runner.Path, XMLGiven: p.opts.XML != "", Platform: p.Platform}
+	plan := []string{
+		fmt.Sprintf("exclude %s from the RMRR: %s -l -x %s -f %s", strings.Join(slotSections(slots), ", "), p.Runner.Path, p.Runner.XML, exclude),
+		fmt.Sprintf("backup of the RMRDS settings before it: %s", backup),
+	}
+	if err := startJournal(&Runner{StateDir: p.StateDir, Now: p.now}, j, plan); err != nil {
 		return fmt.Errorf("%w (nothing was changed)", err)
 	}
+	p.say("run %s", j.id)
 	p.say("loading %s", exclude)
 	// Once conrep writes NVRAM it must finish: an interrupt waits for it.
 	if _, err := p.Runner.Load(context.WithoutCancel(ctx), exclude); err != nil {
@@ -553,7 +559,7 @@ func (p *RMRRPlan) verify(ctx context.Context, j *Journal, before *conrep.Data) 
 			msg += "\nand the exclusion itself is missing:\n  " + strings.Join(missing, "\n  ")
 		}
 		p.say("%s\nLoading the backup %s back now.", msg, j.Backup)
-		if err := p.restore(ctx, j.Backup); err != nil {
+		if err := p.restore(ctx, j); err != nil {
 			return fmt.Errorf("%s\nRolling back FAILED: %w\nThe BIOS settings are in an unknown state: do not reboot before they are checked (conrep -s) and the backup %s is loaded", msg, err, j.Backup)
 		}
 		return fmt.Errorf("%s\nRolled back: every section reads as in the backup %s again: the exclusion is undone. The conrep definitions or the firmware need looking at before trying again", msg, j.Backup)
@@ -562,8 +568,8 @@ func (p *RMRRPlan) verify(ctx context.Context, j *Journal, before *conrep.Data) 
 		return fmt.Errorf("the read-back (%s) disagrees with what was loaded:\n  %s\nBackup kept: %s. Undo with:\n  dpdk-doctor fix rmrr --rollback %s --apply",
 			verify, strings.Join(missing, "\n  "), j.Backup, rollback)
 	}
-	if err := clearJournal(p.StateDir); err != nil {
-		return fmt.Errorf("verified, but the journal cannot be removed: %w", err)
+	if err := settleJournal(p.StateDir, j, StatePendingReboot, "verified; takes effect at the next boot"); err != nil {
+		return fmt.Errorf("verified, but the journal cannot be settled: %w", err)
 	}
 	if err := syncDir(p.StateDir); err != nil {
 		return fmt.Errorf("verified, but the state directory cannot be synced (the backup may not survive a reboot): %w", err)
@@ -572,11 +578,15 @@ func (p *RMRRPlan) verify(ctx context.Context, j *Journal, before *conrep.Data) 
 	p.say("Reboot now: the firmware drops the slot's endpoints from its RMRRs only when it builds the DMAR table at boot.")
 	p.say("After the reboot, `dpdk-doctor check` should show device.rmrr ok (\"no RMRR covers it\") for %s.", strings.Join(p.devicesOf(j.Slots), ", "))
 	p.say("Backup of the previous settings: %s (undo: dpdk-doctor fix rmrr --rollback %s --apply)", j.Backup, rollback)
+	if j.id != "" {
+		p.say("Undo with: dpdk-doctor fix --rollback %s --apply --state-dir %s", j.id, shellJoin([]string{p.StateDir}))
+	}
 	return nil
 }
 
 // restore loads a backup back after a bad load and checks every section reads as it says.
-func (p *RMRRPlan) restore(ctx context.Context, backup string) error {
+func (p *RMRRPlan) restore(ctx context.Context, j *Journal) error {
+	backup := j.Backup
 	b, err := readBounded(backup, 16<<20)
 	if err != nil {
 		return err
@@ -598,7 +608,7 @@ func (p *RMRRPlan) restore(ctx context.Context, backup string) error {
 	if wrong := diffSections(want, got); len(wrong) > 0 {
 		return fmt.Errorf("after loading the backup: %s", strings.Join(wrong, "; "))
 	}
-	if err := clearJournal(p.StateDir); err != nil {
+	if err := settleJournal(p.StateDir, j, StateRolledBack, "the load changed settings it was not asked to; the backup was loaded back and verified"); err != nil {
 		return err
 	}
 	return syncDir(p.StateDir)
@@ -734,6 +744,12 @@ func Rollback(ctx context.Context, o RMRROptions, hostPlatform, backup string, a
 		return err
 	}
 	defer lock.unlock()
+	return rollbackLocked(ctx, r, source, state, hostPlatform, backup, want, out, now)
+}
+
+// rollbackLocked loads backup (read and checked as want) with r and verifies it; the caller
+// holds the state lock.
+func rollbackLocked(ctx context.Context, r conrep.Runner, source, state, hostPlatform, backup string, want *conrep.Data, out io.Writer, now func() time.Time) error {
 	fmt.Fprintf(out, "conrep definitions: %s (%s)\n", r.XML, source)
 	before, _, err := saveChecked(ctx, r, hostPlatform)
 	if err != nil {
@@ -763,10 +779,9 @@ func Rollback(ctx context.Context, o RMRROptions, hostPlatform, backup string, a
 	if wrong := diffSections(expect, got); len(wrong) > 0 {
 		return fmt.Errorf("rollback not verified:\n  %s", strings.Join(wrong, "\n  "))
 	}
-	if _, err := os.Lstat(filepath.Join(state, journalName)); err == nil {
-		if err := clearJournal(state); err != nil {
-			return fmt.Errorf("rolled back, but the journal cannot be removed: %w", err)
-		}
+	if n, err := settleInterrupted(state); err != nil {
+		return fmt.Errorf("rolled back, but the journal cannot be removed: %w", err)
+	} else if n > 0 {
 		fmt.Fprintf(out, "removed the journal of the interrupted run: the settings are now the backup's.\n")
 	}
 	if err := syncDir(state); err != nil {
@@ -806,4 +821,75 @@ func readBackup(backup, hostPlatform string) (*conrep.Data, error) {
 		return nil, fmt.Errorf("%w %s is of a %q, but this host is a %q: refusing to load another platform's settings (nothing was changed)", ErrBadBackup, backup, want.Platform, hostPlatform)
 	}
 	return want, nil
+}
+
+// settleInterrupted ends every interrupted rmrr run of state, readable or not, once a backup is
+// loaded back and verified: an older dpdk-doctor's journal file is removed, a record still
+// "applying" becomes "rolled-back", and a record that cannot be read is renamed aside
+// (ID.json.damaged). It returns how many it settled.
+func settleInterrupted(state string) (int, error) {
+	n := 0
+	if _, err := os.Lstat(filepath.Join(state, journalName)); err == nil {
+		if err := clearJournal(state); err != nil {
+			return n, err
+		}
+		n++
+	}
+	r := &Runner{StateDir: state}
+	for _, path := range rmrrRecords(state) {
+		rec, err := r.read(strings.TrimSuffix(filepath.Base(path), ".json"))
+		if err != nil {
+			if err := os.Rename(path, path+".damaged"); err != nil {
+				return n, err
+			}
+			n++
+			continue
+		}
+		if rec.State != StateApplying {
+			continue
+		}
+		rec.State = StateRolledBack
+		rec.Notes = append(rec.Notes, "interrupted; its backup was loaded back and verified")
+		if err := r.write(rec); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func init() { register(rmrrKind, undoRMRR) }
+
+// undoRMRR is `fix --rollback ID` for a fix rmrr run: the same rollback as
+// `fix rmrr --rollback BACKUP`, with the backup, conrep, definitions and platform the record
+// names. Definitions that were not named with --xml must still be root's. The runner holds the
+// lock.
+func undoRMRR(ctx context.Context, snapshot json.RawMessage, out io.Writer) error {
+	j, err := decodeJournal(snapshot)
+	if err != nil {
+		return fmt.Errorf("the record's snapshot: %w", err)
+	}
+	state := filepath.Dir(j.Backup)
+	want, err := readBackup(j.Backup, j.Platform)
+	if err != nil {
+		return err
+	}
+	if !j.XMLGiven && j.XML != "" {
+		if err := trustedFile(j.XML); err != nil {
+			return fmt.Errorf("refusing the conrep definitions %s: %w", j.XML, err)
+		}
+	}
+	r, source, defs, err := findTools(RMRROptions{Conrep: j.Conrep, XML: j.XML}, state)
+	if err != nil {
+		return err
+	}
+	if !j.XMLGiven {
+		source = "named by the record, root-owned"
+	}
+	for _, s := range want.Sections {
+		if _, ok := defs[s.Name]; !ok {
+			return fmt.Errorf("backup %s names %s, which %s does not define", j.Backup, s.Name, r.XML)
+		}
+	}
+	return rollbackLocked(ctx, r, source, state, j.Platform, j.Backup, want, out, time.Now)
 }
