@@ -379,6 +379,9 @@ func (p *RMRRPlan) Print() {
 			"  with --apply, dpdk-doctor first reads the settings back and finishes or reports it; or undo it with:\n"+
 			"    dpdk-doctor fix rmrr --rollback %s --apply",
 			strings.Join(p.Pending.Slots, ", "), p.Pending.Started.Format(time.RFC3339), p.Pending.Backup, shellJoin([]string{p.Pending.Backup}))
+		if p.Pending.id != "" {
+			p.say("    (the same: dpdk-doctor fix --rollback %s --apply --state-dir %s)", p.Pending.id, shellJoin([]string{p.StateDir}))
+		}
 		if len(slots) == 0 {
 			return
 		}
@@ -870,14 +873,14 @@ func undoRMRR(ctx context.Context, snapshot json.RawMessage, out io.Writer) erro
 		return fmt.Errorf("the record's snapshot: %w", err)
 	}
 	state := filepath.Dir(j.Backup)
-	want, err := readBackup(j.Backup, j.Platform)
-	if err != nil {
-		return err
-	}
 	if !j.XMLGiven && j.XML != "" {
 		if err := trustedFile(j.XML); err != nil {
 			return fmt.Errorf("refusing the conrep definitions %s: %w", j.XML, err)
 		}
+	}
+	want, err := readBackup(j.Backup, j.Platform)
+	if err != nil {
+		return err
 	}
 	r, source, defs, err := findTools(RMRROptions{Conrep: j.Conrep, XML: j.XML}, state)
 	if err != nil {

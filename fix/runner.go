@@ -317,6 +317,11 @@ func (r *Runner) interrupted() error {
 	if j, err := readJournal(r.dir()); err != nil {
 		return err
 	} else if j != nil {
+		if j.id != "" {
+			return fmt.Errorf("%w: fix rmrr run %s was interrupted after loading an exclusion of slot(s) %s (backup %s). "+
+				"Nothing was changed now. Finish it first: dpdk-doctor fix rmrr --apply --state-dir %s (it verifies the exclusion), or roll it back: dpdk-doctor fix --rollback %s --apply --state-dir %s",
+				ErrInterrupted, j.id, strings.Join(j.Slots, ", "), j.Backup, shellJoin([]string{r.dir()}), j.id, shellJoin([]string{r.dir()}))
+		}
 		return fmt.Errorf("%w: a `dpdk-doctor fix rmrr --apply` run was interrupted after loading an exclusion of slot(s) %s (backup %s). "+
 			"Nothing was changed now. Finish it first: dpdk-doctor fix rmrr --apply --state-dir %s (it verifies the exclusion), or roll it back: dpdk-doctor fix rmrr --rollback %s --apply",
 			ErrInterrupted, strings.Join(j.Slots, ", "), j.Backup, shellJoin([]string{r.dir()}), shellJoin([]string{j.Backup}))
