@@ -29,7 +29,8 @@ type Journal struct {
 	XMLGiven bool   `json:"xml_given,omitempty"`
 	Platform string `json:"platform,omitempty"`
 
-	id string // the runner's record that holds this journal; "" for a journalName file
+	id     string // the runner's record that holds this journal; "" for a journalName file
+	runner bool   // the runner itself keeps the record (a run in progress, not a pending one)
 }
 
 // journalName is where dpdk-doctor before the runner kept the journal of a fix rmrr run. Such
@@ -84,21 +85,12 @@ func writeJournal(dir string, j *Journal) error {
 	return writeAtomic(filepath.Join(dir, journalName), b)
 }
 
-// startJournal records j as a runner record of kind rmrr in state "applying", before the load:
-// an interrupted run is found by the next one, and `fix --rollback ID` can undo it.
-func startJournal(r *Runner, j *Journal, plan []string) error {
-	snap, _ := json.Marshal(j)
-	rec := &Record{ID: r.newID(rmrrKind), Kind: rmrrKind, Started: j.Started, State: StateApplying, Plan: plan, Snapshot: snap}
-	if err := r.write(rec); err != nil {
-		return err
-	}
-	j.id = rec.ID
-	return nil
-}
-
 // settleJournal ends the run j: its record gets state (and a note), or, for the journal file of
 // an older dpdk-doctor, the file is removed.
 func settleJournal(dir string, j *Journal, state, note string) error {
+	if j.runner {
+		return nil
+	}
 	if j.id == "" {
 		return clearJournal(dir)
 	}

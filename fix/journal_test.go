@@ -108,7 +108,9 @@ func TestRMRRJournalIsARecord(t *testing.T) {
 	dir := t.TempDir()
 	r := &Runner{StateDir: dir, Out: io.Discard}
 	j := &Journal{Backup: filepath.Join(dir, "rmrds-backup-x.dat"), Slots: []string{"2"}, Started: time.Now()}
-	if err := startJournal(r, j, []string{"exclude RMRDS_Slot2"}); err != nil {
+	snap, _ := json.Marshal(j)
+	j.id = r.newID(rmrrKind)
+	if err := r.write(&Record{ID: j.id, Kind: rmrrKind, Started: j.Started, State: StateApplying, Plan: []string{"exclude RMRDS_Slot2"}, Snapshot: snap}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := readJournal(dir)

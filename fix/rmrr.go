@@ -469,34 +469,82 @@ func (p *RMRRPlan) apply(ctx context.Context, slots []string) error {
 		return nil
 	}
 	p.say("conrep definitions: %s (%s)", p.Runner.XML, p.XMLSource)
-	backup := p.unique("rmrds-backup")
-	if err := writeAtomic(backup, raw); err != nil {
-		return fmt.Errorf("backing up the RMRDS settings: %w (nothing was changed)", err)
+	run := &rmrrRun{p: p, slots: slots, before: before, raw: raw, backup: p.unique("rmrds-backup")}
+	_, err = (&Runner{StateDir: p.StateDir, Out: p.out, Now: p.now}).runLocked(ctx, run, run.Plan())
+	return err
+}
+
+// rmrrRun is one fix rmrr exclusion as a Remedy of the runner (which holds the lock, keeps the
+// record and journal, and prints the way to undo it): Snapshot is the conrep backup, Apply the
+// load, Verify the read-back compared section by section, and undoRMRR, from the record, loads
+// the backup back and verifies it. A failed load or read-back is not rolled back by the runner:
+// its record stays "applying", and the next run verifies or reports it, as it always did; a
+// wrong write is rolled back by Verify itself, at once.
+type rmrrRun struct {
+	p       *RMRRPlan
+	slots   []string
+	before  *conrep.Data
+	raw     []byte
+	backup  string
+	exclude string
+	j       *Journal
+}
+
+func (r *rmrrRun) Kind() string { return rmrrKind }
+
+func (r *rmrrRun) Plan() []string {
+	p := r.p
+	return []string{
+		fmt.Sprintf("back up the RMRDS settings to %s", r.backup),
+		fmt.Sprintf("exclude %s from the RMRR: %s -l -x %s", strings.Join(slotSections(r.slots), ", "), p.Runner.Path, p.Runner.XML),
+		"read back and verify every section; reboot for it to take effect",
 	}
-	p.say("backed up the RMRDS settings to %s", backup)
-	exclude := p.unique("rmrds-exclude")
-	if err := writeAtomic(exclude, conrep.Exclusion(slots)); err != nil {
-		return fmt.Errorf("%w (nothing was changed; backup kept at %s)", err, backup)
+}
+
+func (r *rmrrRun) Snapshot() (json.RawMessage, error) {
+	p := r.p
+	if err := writeAtomic(r.backup, r.raw); err != nil {
+		return nil, fmt.Errorf("backing up the RMRDS settings: %w", err)
 	}
-	j := &Journal{Backup: backup, Slots: slots, Started: p.now().UTC(), XML: p.Runner.XML, Conrep: p.Runner.Path, XMLGiven: p.opts.XML != "", Platform: p.Platform}
-	plan := []string{
-		fmt.Sprintf("exclude %s from the RMRR: %s -l -x %s -f %s", strings.Join(slotSections(slots), ", "), p.Runner.Path, p.Runner.XML, exclude),
-		fmt.Sprintf("backup of the RMRDS settings before it: %s", backup),
+	p.say("backed up the RMRDS settings to %s", r.backup)
+	r.exclude = p.unique("rmrds-exclude")
+	if err := writeAtomic(r.exclude, conrep.Exclusion(r.slots)); err != nil {
+		return nil, fmt.Errorf("%w (backup kept at %s)", err, r.backup)
 	}
-	if err := startJournal(&Runner{StateDir: p.StateDir, Now: p.now}, j, plan); err != nil {
-		return fmt.Errorf("%w (nothing was changed)", err)
-	}
-	p.say("run %s", j.id)
-	p.say("loading %s", exclude)
+	r.j = &Journal{Backup: r.backup, Slots: r.slots, Started: p.now().UTC(), XML: p.Runner.XML, Conrep: p.Runner.Path, XMLGiven: p.opts.XML != "", Platform: p.Platform, runner: true}
+	return json.Marshal(r.j)
+}
+
+func (r *rmrrRun) Apply(ctx context.Context, _ io.Writer) error {
+	p, backup := r.p, r.backup
+	p.say("loading %s", r.exclude)
 	// Once conrep writes NVRAM it must finish: an interrupt waits for it.
-	if _, err := p.Runner.Load(context.WithoutCancel(ctx), exclude); err != nil {
-		return fmt.Errorf("%w\nThe BIOS settings may be partly changed. Backup: %s. Check with a dry run of this command, or undo with:\n  dpdk-doctor fix rmrr --rollback %s --apply", err, backup, shellJoin([]string{backup}))
+	if _, err := p.Runner.Load(context.WithoutCancel(ctx), r.exclude); err != nil {
+		return keptError{StateApplying, fmt.Errorf("%w\nThe BIOS settings may be partly changed. Backup: %s. Check with a dry run of this command, or undo with:\n  dpdk-doctor fix rmrr --rollback %s --apply", err, backup, shellJoin([]string{backup}))}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("interrupted after loading and before verifying: the next run of this command verifies it; or undo with:\n  dpdk-doctor fix rmrr --rollback %s --apply", shellJoin([]string{backup}))
+		return keptError{StateApplying, fmt.Errorf("interrupted after loading and before verifying: the next run of this command verifies it; or undo with:\n  dpdk-doctor fix rmrr --rollback %s --apply", shellJoin([]string{backup}))}
 	}
-	return p.verify(ctx, j, before)
+	return nil
 }
+
+func (r *rmrrRun) Verify(ctx context.Context) (Outcome, error) {
+	err := r.p.verify(ctx, r.j, r.before)
+	var restored restoredError
+	switch {
+	case errors.As(err, &restored):
+		return Outcome{}, keptError{StateRolledBack, restored.error}
+	case err != nil:
+		return Outcome{}, keptError{StateApplying, err}
+	}
+	return Outcome{PendingReboot: true}, nil
+}
+
+// restoredError is verify's error when a wrong write was found and the backup loaded back and
+// verified.
+type restoredError struct{ error }
+
+func (e restoredError) Unwrap() error { return e.error }
 
 // diffSections compares every section of got with want: sections missing from either side, or
 // with another value.
@@ -565,7 +613,7 @@ func (p *RMRRPlan) verify(ctx context.Context, j *Journal, before *conrep.Data) 
 		if err := p.restore(ctx, j); err != nil {
 			return fmt.Errorf("%s\nRolling back FAILED: %w\nThe BIOS settings are in an unknown state: do not reboot before they are checked (conrep -s) and the backup %s is loaded", msg, err, j.Backup)
 		}
-		return fmt.Errorf("%s\nRolled back: every section reads as in the backup %s again: the exclusion is undone. The conrep definitions or the firmware need looking at before trying again", msg, j.Backup)
+		return restoredError{fmt.Errorf("%s\nRolled back: every section reads as in the backup %s again: the exclusion is undone. The conrep definitions or the firmware need looking at before trying again", msg, j.Backup)}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("the read-back (%s) disagrees with what was loaded:\n  %s\nBackup kept: %s. Undo with:\n  dpdk-doctor fix rmrr --rollback %s --apply",
@@ -584,7 +632,7 @@ func (p *RMRRPlan) verify(ctx context.Context, j *Journal, before *conrep.Data) 
 	if j.id != "" {
 		p.say("Undo with: dpdk-doctor fix --rollback %s --apply --state-dir %s", j.id, shellJoin([]string{p.StateDir}))
 	}
-	return nil
+	return nil // a run of the runner: it says how to undo it
 }
 
 // restore loads a backup back after a bad load and checks every section reads as it says.

@@ -694,3 +694,17 @@ func TestFixRMRRDamagedRecord(t *testing.T) {
 		t.Errorf("the damaged record should be set aside: %v", err)
 	}
 }
+
+// TestFixRMRRRecordStates: a fix rmrr run goes through the runner, whose record says how it
+// ended: a wrong write rolled back by the remedy is "rolled-back"; a failed load is left
+// "applying" (not rolled back blindly), so the next run verifies or reports it.
+func TestFixRMRRRecordStates(t *testing.T) {
+	buildDouble(t)
+	for fail, want := range map[string]string{"flip-other:2": "rolled-back", "exit:2": "applying", "ignore-load": "applying", "": "pending-reboot"} {
+		b := newBIOS(t, "ProLiant DL360e Gen8")
+		out, stderr, _ := b.run(t, fail, b.fixArgs(tree("dl360e-gen8"), "0000:03:00.0", "--apply")...)
+		if _, rec := rmrrRecord(t, b); rec.State != want || !strings.Contains(out, "Run "+rec.ID+":") {
+			t.Errorf("%q: record %s state %q, want %q\n%s%s", fail, rec.ID, rec.State, want, out, stderr)
+		}
+	}
+}
