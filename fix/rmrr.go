@@ -468,9 +468,15 @@ func (p *RMRRPlan) apply(ctx context.Context, slots []string) error {
 		p.say("%s already read %s: nothing to do (nothing was changed). Reboot if you have not since it was set.", strings.Join(slotSections(slots), ", "), conrep.Excluded)
 		return nil
 	}
+	// An interrupted run of another remedy stops this one too, as an interrupted fix rmrr run
+	// stops theirs (its own was finished above).
+	runner := &Runner{StateDir: p.StateDir, Out: p.out, Now: p.now}
+	if err := runner.interrupted(); err != nil {
+		return err
+	}
 	p.say("conrep definitions: %s (%s)", p.Runner.XML, p.XMLSource)
 	run := &rmrrRun{p: p, slots: slots, before: before, raw: raw, backup: p.unique("rmrds-backup")}
-	_, err = (&Runner{StateDir: p.StateDir, Out: p.out, Now: p.now}).runLocked(ctx, run, run.Plan())
+	_, err = runner.runLocked(ctx, run, run.Plan())
 	return err
 }
 

@@ -708,3 +708,17 @@ func TestFixRMRRRecordStates(t *testing.T) {
 		}
 	}
 }
+
+// TestFixRMRRStopsOnInterruptedRun: an interrupted run of another remedy (its record still
+// "applying") stops fix rmrr --apply before anything is loaded, naming the rollback.
+func TestFixRMRRStopsOnInterruptedRun(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	state := filepath.Join(b.dir, "state")
+	os.MkdirAll(state, 0o700)
+	os.WriteFile(filepath.Join(state, "bind-20261126T120000Z.json"), []byte(`{"id":"bind-20261126T120000Z","kind":"bind","started":"2026-11-26T12:00:00Z","state":"applying","plan":[],"snapshot":{}}`), 0o600)
+	out, stderr, code := b.run(t, "", b.fixArgs(tree("dl360e-gen8"), "0000:03:00.0", "--apply")...)
+	if code != 1 || !strings.Contains(stderr, "fix --rollback bind-20261126T120000Z --apply") || b.loads(t) != 0 || len(backups(t, b)) != 0 {
+		t.Errorf("exit %d, %d loads, backups %v\n%s%s", code, b.loads(t), backups(t, b), out, stderr)
+	}
+}
