@@ -23,9 +23,23 @@ type Journal struct {
 	Started time.Time `json:"started"`
 	XML     string    `json:"xml"`
 	Conrep  string    `json:"conrep"`
+	// XMLGiven: the definitions were named with --xml (trusted as given); otherwise a rollback
+	// from the record checks again that they are root's. Platform is the host's DMI product,
+	// which the backup must be of.
+	XMLGiven bool   `json:"xml_given,omitempty"`
+	Platform string `json:"platform,omitempty"`
+
+	id     string // the runner's record that holds this journal; "" for a journalName file
+	runner bool   // the runner itself keeps the record (a run in progress, not a pending one)
 }
 
+// journalName is where dpdk-doctor before the runner kept the journal of a fix rmrr run. Such
+// a file is still read (an upgrade must not lose an interrupted run) and settled, but no longer
+// written: a run is now a runner record of kind "rmrr", its snapshot this Journal.
 const journalName = "rmrr-pending.json"
+
+// rmrrKind is the runner kind of fix rmrr runs.
+const rmrrKind = "rmrr"
 
 // maxJournal bounds what is read of a journal: ours are a few hundred bytes.
 const maxJournal = 64 << 10
@@ -71,13 +85,36 @@ func writeJournal(dir string, j *Journal) error {
 	return writeAtomic(filepath.Join(dir, journalName), b)
 }
 
+// settleJournal ends the run j: its record gets state (and a note), or, for the journal file of
+// an older dpdk-doctor, the file is removed.
+func settleJournal(dir string, j *Journal, state, note string) error {
+	if j.runner {
+		return nil
+	}
+	if j.id == "" {
+		return clearJournal(dir)
+	}
+	r := &Runner{StateDir: dir}
+	rec, err := r.read(j.id)
+	if err != nil {
+		return err
+	}
+	rec.State = state
+	if note != "" {
+		rec.Notes = append(rec.Notes, note)
+	}
+	return r.write(rec)
+}
+
 // readJournal returns the pending journal of dir, nil when there is none, and an error wrapping
-// ErrJournal, with the way out, when one exists that cannot be read or trusted.
+// ErrJournal, with the way out, when one exists that cannot be read or trusted. The pending
+// journal is an older dpdk-doctor's journalName file, or else the oldest rmrr record still
+// "applying".
 func readJournal(dir string) (*Journal, error) {
 	path := filepath.Join(dir, journalName)
 	b, err := readBounded(path, maxJournal+1)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return readRecordJournal(dir)
 	}
 	if errors.Is(err, fs.ErrPermission) {
 		return nil, fmt.Errorf("%w: %v: run as root (the state directory is root's)", ErrStateUnreadable, err)
@@ -93,6 +130,47 @@ func readJournal(dir string) (*Journal, error) {
 		}
 	}
 	return nil, damagedJournal(dir, path, err)
+}
+
+// rmrrRecords returns the paths of the rmrr records of dir, by name (oldest first).
+func rmrrRecords(dir string) []string {
+	m, _ := filepath.Glob(filepath.Join(dir, rmrrKind+"-*.json"))
+	var out []string
+	for _, p := range m {
+		if validID.MatchString(strings.TrimSuffix(filepath.Base(p), ".json")) {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// readRecordJournal returns the journal of the oldest rmrr record still "applying", nil when
+// there is none; a damaged rmrr record is a damaged journal.
+func readRecordJournal(dir string) (*Journal, error) {
+	r := &Runner{StateDir: dir}
+	for _, path := range rmrrRecords(dir) {
+		rec, err := r.read(strings.TrimSuffix(filepath.Base(path), ".json"))
+		var j *Journal
+		if err == nil && rec.Kind != rmrrKind {
+			err = fmt.Errorf("it is a record of kind %q", rec.Kind)
+		}
+		if err == nil && rec.State != StateApplying {
+			continue
+		}
+		if err == nil {
+			j, err = decodeJournal(rec.Snapshot)
+		}
+		if err == nil && filepath.Dir(j.Backup) != dir {
+			err = fmt.Errorf("its backup %s is not in the state directory %s", j.Backup, dir)
+		}
+		if err != nil {
+			return nil, damagedJournal(dir, path, err)
+		}
+		j.id = rec.ID
+		return j, nil
+	}
+	return nil, nil
 }
 
 // damagedJournal is the error for a journal that cannot be read: what happened, and the ways out.

@@ -1,7 +1,10 @@
 package fix
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -79,4 +82,51 @@ func TestLockState(t *testing.T) {
 		t.Errorf("after unlock: %v", err)
 	}
 	l2.unlock()
+}
+
+// TestUndoRMRRTrustsXMLAsRecorded: `fix --rollback ID` of an rmrr run checks again that
+// definitions found in the usual places are root's, and trusts ones named with --xml as given.
+func TestUndoRMRRTrustsXMLAsRecorded(t *testing.T) {
+	dir := t.TempDir()
+	xml := filepath.Join(dir, "conrep_rmrds.xml")
+	os.WriteFile(xml, []byte("<Conrep/>"), 0o644)
+	old := trustedOwner
+	trustedOwner = os.Getuid() + 1
+	defer func() { trustedOwner = old }()
+	for _, given := range []bool{false, true} {
+		snap, _ := json.Marshal(&Journal{Backup: filepath.Join(dir, "rmrds-backup-x.dat"), Slots: []string{"2"}, XML: xml, XMLGiven: given, Platform: "ProLiant DL360e Gen8"})
+		err := undoRMRR(context.Background(), snap, io.Discard)
+		if refused := err != nil && strings.Contains(err.Error(), "refusing the conrep definitions"); refused == given || err == nil {
+			t.Errorf("xml given %v: %v", given, err)
+		}
+	}
+}
+
+// TestRMRRJournalIsARecord: a fix rmrr journal is a runner record of kind rmrr: found while it
+// is "applying" (and named by ID in the runner's refusal), and no longer once settled.
+func TestRMRRJournalIsARecord(t *testing.T) {
+	dir := t.TempDir()
+	r := &Runner{StateDir: dir, Out: io.Discard}
+	j := &Journal{Backup: filepath.Join(dir, "rmrds-backup-x.dat"), Slots: []string{"2"}, Started: time.Now()}
+	snap, _ := json.Marshal(j)
+	j.id = r.newID(rmrrKind)
+	if err := r.write(&Record{ID: j.id, Kind: rmrrKind, Started: j.Started, State: StateApplying, Plan: []string{"exclude RMRDS_Slot2"}, Snapshot: snap}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readJournal(dir)
+	if err != nil || got == nil || got.id != j.id || !strings.HasPrefix(j.id, "rmrr-") {
+		t.Fatalf("pending: %+v %v", got, err)
+	}
+	if err := r.interrupted(); !errors.Is(err, ErrInterrupted) || !strings.Contains(err.Error(), "fix --rollback "+j.id) {
+		t.Errorf("runner: %v", err)
+	}
+	if err := settleJournal(dir, j, StatePendingReboot, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readJournal(dir); got != nil || err != nil {
+		t.Errorf("settled: %+v %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, journalName)); err == nil {
+		t.Error("rmrr-pending.json written")
+	}
 }

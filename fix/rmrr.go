@@ -2,6 +2,7 @@ package fix
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -386,6 +387,9 @@ func (p *RMRRPlan) Print() {
 			"  with --apply, dpdk-doctor first reads the settings back and finishes or reports it; or undo it with:\n"+
 			"    dpdk-doctor fix rmrr --rollback %s --apply",
 			strings.Join(p.Pending.Slots, ", "), p.Pending.Started.Format(time.RFC3339), p.Pending.Backup, shellJoin([]string{p.Pending.Backup}))
+		if p.Pending.id != "" {
+			p.say("    (the same: dpdk-doctor fix --rollback %s --apply --state-dir %s)", p.Pending.id, shellJoin([]string{p.StateDir}))
+		}
 		if len(slots) == 0 {
 			return
 		}
@@ -472,30 +476,89 @@ func (p *RMRRPlan) apply(ctx context.Context, slots []string) error {
 		p.say("%s already read %s: nothing to do (nothing was changed). Reboot if you have not since it was set.", strings.Join(slotSections(slots), ", "), conrep.Excluded)
 		return nil
 	}
+	// An interrupted run of another remedy stops this one too, as an interrupted fix rmrr run
+	// stops theirs (its own was finished above).
+	runner := &Runner{StateDir: p.StateDir, Out: p.out, Now: p.now}
+	if err := runner.interrupted(); err != nil {
+		return err
+	}
 	p.say("conrep definitions: %s (%s)", p.Runner.XML, p.XMLSource)
-	backup := p.unique("rmrds-backup")
-	if err := writeAtomic(backup, raw); err != nil {
-		return fmt.Errorf("backing up the RMRDS settings: %w (nothing was changed)", err)
+	run := &rmrrRun{p: p, slots: slots, before: before, raw: raw, backup: p.unique("rmrds-backup")}
+	_, err = runner.runLocked(ctx, run, run.Plan())
+	return err
+}
+
+// rmrrRun is one fix rmrr exclusion as a Remedy of the runner (which holds the lock, keeps the
+// record and journal, and prints the way to undo it): Snapshot is the conrep backup, Apply the
+// load, Verify the read-back compared section by section, and undoRMRR, from the record, loads
+// the backup back and verifies it. A failed load or read-back is not rolled back by the runner:
+// its record stays "applying", and the next run verifies or reports it, as it always did; a
+// wrong write is rolled back by Verify itself, at once.
+type rmrrRun struct {
+	p       *RMRRPlan
+	slots   []string
+	before  *conrep.Data
+	raw     []byte
+	backup  string
+	exclude string
+	j       *Journal
+}
+
+func (r *rmrrRun) Kind() string { return rmrrKind }
+
+func (r *rmrrRun) Plan() []string {
+	p := r.p
+	return []string{
+		fmt.Sprintf("back up the RMRDS settings to %s", r.backup),
+		fmt.Sprintf("exclude %s from the RMRR: %s -l -x %s", strings.Join(slotSections(r.slots), ", "), p.Runner.Path, p.Runner.XML),
+		"read back and verify every section; reboot for it to take effect",
 	}
-	p.say("backed up the RMRDS settings to %s", backup)
-	exclude := p.unique("rmrds-exclude")
-	if err := writeAtomic(exclude, conrep.Exclusion(slots)); err != nil {
-		return fmt.Errorf("%w (nothing was changed; backup kept at %s)", err, backup)
+}
+
+func (r *rmrrRun) Snapshot() (json.RawMessage, error) {
+	p := r.p
+	if err := writeAtomic(r.backup, r.raw); err != nil {
+		return nil, fmt.Errorf("backing up the RMRDS settings: %w", err)
 	}
-	j := &Journal{Backup: backup, Slots: slots, Started: p.now().UTC(), XML: p.Runner.XML, Conrep: p.Runner.Path}
-	if err := writeJournal(p.StateDir, j); err != nil {
-		return fmt.Errorf("%w (nothing was changed)", err)
+	p.say("backed up the RMRDS settings to %s", r.backup)
+	r.exclude = p.unique("rmrds-exclude")
+	if err := writeAtomic(r.exclude, conrep.Exclusion(r.slots)); err != nil {
+		return nil, fmt.Errorf("%w (backup kept at %s)", err, r.backup)
 	}
-	p.say("loading %s", exclude)
+	r.j = &Journal{Backup: r.backup, Slots: r.slots, Started: p.now().UTC(), XML: p.Runner.XML, Conrep: p.Runner.Path, XMLGiven: p.opts.XML != "", Platform: p.Platform, runner: true}
+	return json.Marshal(r.j)
+}
+
+func (r *rmrrRun) Apply(ctx context.Context, _ io.Writer) error {
+	p, backup := r.p, r.backup
+	p.say("loading %s", r.exclude)
 	// Once conrep writes NVRAM it must finish: an interrupt waits for it.
-	if _, err := p.Runner.Load(context.WithoutCancel(ctx), exclude); err != nil {
-		return fmt.Errorf("%w\nThe BIOS settings may be partly changed. Backup: %s. Check with a dry run of this command, or undo with:\n  dpdk-doctor fix rmrr --rollback %s --apply", err, backup, shellJoin([]string{backup}))
+	if _, err := p.Runner.Load(context.WithoutCancel(ctx), r.exclude); err != nil {
+		return keptError{StateApplying, fmt.Errorf("%w\nThe BIOS settings may be partly changed. Backup: %s. Check with a dry run of this command, or undo with:\n  dpdk-doctor fix rmrr --rollback %s --apply", err, backup, shellJoin([]string{backup}))}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("interrupted after loading and before verifying: the next run of this command verifies it; or undo with:\n  dpdk-doctor fix rmrr --rollback %s --apply", shellJoin([]string{backup}))
+		return keptError{StateApplying, fmt.Errorf("interrupted after loading and before verifying: the next run of this command verifies it; or undo with:\n  dpdk-doctor fix rmrr --rollback %s --apply", shellJoin([]string{backup}))}
 	}
-	return p.verify(ctx, j, before)
+	return nil
 }
+
+func (r *rmrrRun) Verify(ctx context.Context) (Outcome, error) {
+	err := r.p.verify(ctx, r.j, r.before)
+	var restored restoredError
+	switch {
+	case errors.As(err, &restored):
+		return Outcome{}, keptError{StateRolledBack, restored.error}
+	case err != nil:
+		return Outcome{}, keptError{StateApplying, err}
+	}
+	return Outcome{PendingReboot: true}, nil
+}
+
+// restoredError is verify's error when a wrong write was found and the backup loaded back and
+// verified.
+type restoredError struct{ error }
+
+func (e restoredError) Unwrap() error { return e.error }
 
 // diffSections compares every section of got with want: sections missing from either side, or
 // with another value.
@@ -561,17 +624,17 @@ func (p *RMRRPlan) verify(ctx context.Context, j *Journal, before *conrep.Data) 
 			msg += "\nand the exclusion itself is missing:\n  " + strings.Join(missing, "\n  ")
 		}
 		p.say("%s\nLoading the backup %s back now.", msg, j.Backup)
-		if err := p.restore(ctx, j.Backup); err != nil {
+		if err := p.restore(ctx, j); err != nil {
 			return fmt.Errorf("%s\nRolling back FAILED: %w\nThe BIOS settings are in an unknown state: do not reboot before they are checked (conrep -s) and the backup %s is loaded", msg, err, j.Backup)
 		}
-		return fmt.Errorf("%s\nRolled back: every section reads as in the backup %s again: the exclusion is undone. The conrep definitions or the firmware need looking at before trying again", msg, j.Backup)
+		return restoredError{fmt.Errorf("%s\nRolled back: every section reads as in the backup %s again: the exclusion is undone. The conrep definitions or the firmware need looking at before trying again", msg, j.Backup)}
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("the read-back (%s) disagrees with what was loaded:\n  %s\nBackup kept: %s. Undo with:\n  dpdk-doctor fix rmrr --rollback %s --apply",
 			verify, strings.Join(missing, "\n  "), j.Backup, rollback)
 	}
-	if err := clearJournal(p.StateDir); err != nil {
-		return fmt.Errorf("verified, but the journal cannot be removed: %w", err)
+	if err := settleJournal(p.StateDir, j, StatePendingReboot, "verified; takes effect at the next boot"); err != nil {
+		return fmt.Errorf("verified, but the journal cannot be settled: %w", err)
 	}
 	if err := syncDir(p.StateDir); err != nil {
 		return fmt.Errorf("verified, but the state directory cannot be synced (the backup may not survive a reboot): %w", err)
@@ -580,11 +643,15 @@ func (p *RMRRPlan) verify(ctx context.Context, j *Journal, before *conrep.Data) 
 	p.say("Reboot now: the firmware drops the slot's endpoints from its RMRRs only when it builds the DMAR table at boot.")
 	p.say("After the reboot, `dpdk-doctor check` should show device.rmrr ok (\"no RMRR covers it\") for %s.", strings.Join(p.devicesOf(j.Slots), ", "))
 	p.say("Backup of the previous settings: %s (undo: dpdk-doctor fix rmrr --rollback %s --apply)", j.Backup, rollback)
-	return nil
+	if j.id != "" {
+		p.say("Undo with: dpdk-doctor fix --rollback %s --apply --state-dir %s", j.id, shellJoin([]string{p.StateDir}))
+	}
+	return nil // a run of the runner: it says how to undo it
 }
 
 // restore loads a backup back after a bad load and checks every section reads as it says.
-func (p *RMRRPlan) restore(ctx context.Context, backup string) error {
+func (p *RMRRPlan) restore(ctx context.Context, j *Journal) error {
+	backup := j.Backup
 	b, err := readBounded(backup, 16<<20)
 	if err != nil {
 		return err
@@ -606,7 +673,7 @@ func (p *RMRRPlan) restore(ctx context.Context, backup string) error {
 	if wrong := diffSections(want, got); len(wrong) > 0 {
 		return fmt.Errorf("after loading the backup: %s", strings.Join(wrong, "; "))
 	}
-	if err := clearJournal(p.StateDir); err != nil {
+	if err := settleJournal(p.StateDir, j, StateRolledBack, "the load changed settings it was not asked to; the backup was loaded back and verified"); err != nil {
 		return err
 	}
 	return syncDir(p.StateDir)
@@ -742,6 +809,12 @@ func Rollback(ctx context.Context, o RMRROptions, hostPlatform, backup string, a
 		return err
 	}
 	defer lock.unlock()
+	return rollbackLocked(ctx, r, source, state, hostPlatform, backup, want, out, now)
+}
+
+// rollbackLocked loads backup (read and checked as want) with r and verifies it; the caller
+// holds the state lock.
+func rollbackLocked(ctx context.Context, r conrep.Runner, source, state, hostPlatform, backup string, want *conrep.Data, out io.Writer, now func() time.Time) error {
 	fmt.Fprintf(out, "conrep definitions: %s (%s)\n", r.XML, source)
 	before, _, err := saveChecked(ctx, r, hostPlatform)
 	if err != nil {
@@ -771,10 +844,9 @@ func Rollback(ctx context.Context, o RMRROptions, hostPlatform, backup string, a
 	if wrong := diffSections(expect, got); len(wrong) > 0 {
 		return fmt.Errorf("rollback not verified:\n  %s", strings.Join(wrong, "\n  "))
 	}
-	if _, err := os.Lstat(filepath.Join(state, journalName)); err == nil {
-		if err := clearJournal(state); err != nil {
-			return fmt.Errorf("rolled back, but the journal cannot be removed: %w", err)
-		}
+	if n, err := settleInterrupted(state); err != nil {
+		return fmt.Errorf("rolled back, but the journal cannot be removed: %w", err)
+	} else if n > 0 {
 		fmt.Fprintf(out, "removed the journal of the interrupted run: the settings are now the backup's.\n")
 	}
 	if err := syncDir(state); err != nil {
@@ -814,4 +886,75 @@ func readBackup(backup, hostPlatform string) (*conrep.Data, error) {
 		return nil, fmt.Errorf("%w %s is of a %q, but this host is a %q: refusing to load another platform's settings (nothing was changed)", ErrBadBackup, backup, want.Platform, hostPlatform)
 	}
 	return want, nil
+}
+
+// settleInterrupted ends every interrupted rmrr run of state, readable or not, once a backup is
+// loaded back and verified: an older dpdk-doctor's journal file is removed, a record still
+// "applying" becomes "rolled-back", and a record that cannot be read is renamed aside
+// (ID.json.damaged). It returns how many it settled.
+func settleInterrupted(state string) (int, error) {
+	n := 0
+	if _, err := os.Lstat(filepath.Join(state, journalName)); err == nil {
+		if err := clearJournal(state); err != nil {
+			return n, err
+		}
+		n++
+	}
+	r := &Runner{StateDir: state}
+	for _, path := range rmrrRecords(state) {
+		rec, err := r.read(strings.TrimSuffix(filepath.Base(path), ".json"))
+		if err != nil {
+			if err := os.Rename(path, path+".damaged"); err != nil {
+				return n, err
+			}
+			n++
+			continue
+		}
+		if rec.State != StateApplying {
+			continue
+		}
+		rec.State = StateRolledBack
+		rec.Notes = append(rec.Notes, "interrupted; its backup was loaded back and verified")
+		if err := r.write(rec); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func init() { register(rmrrKind, undoRMRR) }
+
+// undoRMRR is `fix --rollback ID` for a fix rmrr run: the same rollback as
+// `fix rmrr --rollback BACKUP`, with the backup, conrep, definitions and platform the record
+// names. Definitions that were not named with --xml must still be root's. The runner holds the
+// lock.
+func undoRMRR(ctx context.Context, snapshot json.RawMessage, out io.Writer) error {
+	j, err := decodeJournal(snapshot)
+	if err != nil {
+		return fmt.Errorf("the record's snapshot: %w", err)
+	}
+	state := filepath.Dir(j.Backup)
+	if !j.XMLGiven && j.XML != "" {
+		if err := trustedFile(j.XML); err != nil {
+			return fmt.Errorf("refusing the conrep definitions %s: %w", j.XML, err)
+		}
+	}
+	want, err := readBackup(j.Backup, j.Platform)
+	if err != nil {
+		return err
+	}
+	r, source, defs, err := findTools(RMRROptions{Conrep: j.Conrep, XML: j.XML}, state)
+	if err != nil {
+		return err
+	}
+	if !j.XMLGiven {
+		source = "named by the record, root-owned"
+	}
+	for _, s := range want.Sections {
+		if _, ok := defs[s.Name]; !ok {
+			return fmt.Errorf("backup %s names %s, which %s does not define", j.Backup, s.Name, r.XML)
+		}
+	}
+	return rollbackLocked(ctx, r, source, state, j.Platform, j.Backup, want, out, time.Now)
 }

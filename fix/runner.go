@@ -125,6 +125,22 @@ func (r *Runner) Run(ctx context.Context, rem Remedy, apply bool) (*Record, erro
 	if err := r.interrupted(); err != nil {
 		return nil, err
 	}
+	return r.runLocked(ctx, rem, plan)
+}
+
+// keptError is a failure of Apply or Verify after which the runner does not roll back: the
+// record gets State (StateApplying: the next run finishes or reports it) and the error is
+// returned as it is. fix rmrr uses it: whether a failed conrep load changed anything only a
+// read-back can tell, and a wrong write is rolled back by the remedy itself.
+type keptError struct {
+	State string
+	error
+}
+
+func (k keptError) Unwrap() error { return k.error }
+
+// runLocked is Run with apply, the lock held and no interrupted run pending.
+func (r *Runner) runLocked(ctx context.Context, rem Remedy, plan []string) (*Record, error) {
 	snap, err := rem.Snapshot()
 	if err != nil {
 		return nil, fmt.Errorf("recording the current state: %w (nothing was changed)", err)
@@ -150,12 +166,31 @@ func (r *Runner) Run(ctx context.Context, rem Remedy, apply bool) (*Record, erro
 		}
 		return rec, fmt.Errorf("%w; it was rolled back", what)
 	}
+	kept := func(err error) (*Record, error, bool) {
+		var k keptError
+		if !errors.As(err, &k) {
+			return nil, nil, false
+		}
+		if k.State != StateApplying {
+			rec.State, rec.Notes = k.State, append(rec.Notes, k.error.Error())
+			if werr := r.write(rec); werr != nil {
+				return rec, fmt.Errorf("%w; and the record could not be written: %v", k.error, werr), true
+			}
+		}
+		return rec, k.error, true
+	}
 	start := time.Now()
 	if err := rem.Apply(ctx, r.Out); err != nil {
+		if rec, err, ok := kept(err); ok {
+			return rec, err
+		}
 		return fail(err)
 	}
 	out, err := rem.Verify(ctx)
 	if err != nil {
+		if rec, err, ok := kept(err); ok {
+			return rec, err
+		}
 		return fail(fmt.Errorf("%w: %v", ErrVerify, err))
 	}
 	rec.Notes = out.Notes
@@ -317,6 +352,11 @@ func (r *Runner) interrupted() error {
 	if j, err := readJournal(r.dir()); err != nil {
 		return err
 	} else if j != nil {
+		if j.id != "" {
+			return fmt.Errorf("%w: fix rmrr run %s was interrupted after loading an exclusion of slot(s) %s (backup %s). "+
+				"Nothing was changed now. Finish it first: dpdk-doctor fix rmrr --apply --state-dir %s (it verifies the exclusion), or roll it back: dpdk-doctor fix --rollback %s --apply --state-dir %s",
+				ErrInterrupted, j.id, strings.Join(j.Slots, ", "), j.Backup, shellJoin([]string{r.dir()}), j.id, shellJoin([]string{r.dir()}))
+		}
 		return fmt.Errorf("%w: a `dpdk-doctor fix rmrr --apply` run was interrupted after loading an exclusion of slot(s) %s (backup %s). "+
 			"Nothing was changed now. Finish it first: dpdk-doctor fix rmrr --apply --state-dir %s (it verifies the exclusion), or roll it back: dpdk-doctor fix rmrr --rollback %s --apply",
 			ErrInterrupted, strings.Join(j.Slots, ", "), j.Backup, shellJoin([]string{r.dir()}), shellJoin([]string{j.Backup}))

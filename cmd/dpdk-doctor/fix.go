@@ -91,7 +91,9 @@ func newFixRMRR(g *globals) *cobra.Command {
 		Long: "Excludes the physical slots of RMRR-locked devices from the firmware's RMRRs with HPE's conrep " +
 			"(RMRDS_Slot<N> = Endpoints_Excluded). Prints the plan and changes nothing unless --apply is given. " +
 			"With --apply: backs up the RMRDS settings, loads the exclusion, reads it back and verifies every slot; " +
-			"a reboot makes it take effect. --rollback BACKUP loads a backup back and verifies it.\n\n" +
+			"a reboot makes it take effect. --rollback BACKUP loads a backup back and verifies it. Each --apply is a run " +
+			"of the fix runner, recorded in STATE-DIR/ID.json (the journal of an interrupted run, and what a rollback needs): " +
+			"`dpdk-doctor fix --rollback ID --apply` undoes it the same way as --rollback BACKUP.\n\n" +
 			"A device that is not RMRR-locked needs nothing (\"nothing to fix\", exit 0). A device not on the host is " +
 			"bad input (exit 2), and so is a BACKUP that is missing, not a conrep save, of another platform, or holds " +
 			"sections other than RMRDS_Slot<N> (a rollback never writes other BIOS settings). A host without a readable DMAR table cannot be judged (exit 1). " +

@@ -562,3 +562,163 @@ func TestFixRMRRPlantedXML(t *testing.T) {
 		t.Errorf("--xml: exit %d %s%s", code, o, stderr)
 	}
 }
+
+// rmrrRecord reads the runner record of the one fix rmrr run in b's state directory.
+func rmrrRecord(t *testing.T, b *bios) (path string, rec struct {
+	ID, Kind, State string
+	Snapshot        json.RawMessage
+}) {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(b.dir, "state", "rmrr-*.json"))
+	if len(m) != 1 {
+		t.Fatalf("want one rmrr record, found %v", m)
+	}
+	raw, err := os.ReadFile(m[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	return m[0], rec
+}
+
+// TestFixRMRRRollbackByID: a fix rmrr run is a runner record (no rmrr-pending.json is
+// written), and `fix --rollback ID` undoes it like `fix rmrr --rollback BACKUP`: a dry run
+// changes nothing; --apply loads the backup, verifies it and marks the record rolled back.
+func TestFixRMRRRollbackByID(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	state := filepath.Join(b.dir, "state")
+	out, stderr, code := b.run(t, "", b.fixArgs(tree("dl360e-gen8"), "0000:03:00.0", "--apply")...)
+	_, rec := rmrrRecord(t, b)
+	if code != 0 || rec.Kind != "rmrr" || rec.State != "pending-reboot" || !strings.Contains(out, "fix --rollback "+rec.ID+" --apply") {
+		t.Fatalf("apply: exit %d, record %+v\n%s%s", code, rec, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(state, "rmrr-pending.json")); err == nil {
+		t.Error("rmrr-pending.json is written no more: the record is the journal")
+	}
+	out, stderr, code = b.run(t, "", "fix", "--rollback", rec.ID, "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "Would roll back run "+rec.ID) || len(b.excluded(t)) != 1 {
+		t.Errorf("dry run: exit %d, excluded %v\n%s%s", code, b.excluded(t), out, stderr)
+	}
+	out, stderr, code = b.run(t, "", "fix", "--rollback", rec.ID, "--state-dir", state, "--apply")
+	if code != 0 || !strings.Contains(out, "every RMRDS slot reads as in") || len(b.excluded(t)) != 0 {
+		t.Errorf("rollback: exit %d, excluded %v\n%s%s", code, b.excluded(t), out, stderr)
+	}
+	if _, rec = rmrrRecord(t, b); rec.State != "rolled-back" {
+		t.Errorf("record state %q after the rollback", rec.State)
+	}
+}
+
+// TestFixRMRRInterruptedRollbackByID: an interrupted fix rmrr run (its record still
+// "applying") is undone by `fix --rollback ID --apply`; afterwards no run is pending.
+func TestFixRMRRInterruptedRollbackByID(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	root := tree("dl360e-gen8")
+	if _, _, code := b.run(t, "kill-parent:2", b.fixArgs(root, "0000:03:00.0", "--apply")...); code != -1 {
+		t.Fatalf("the run should have been killed, exit %d", code)
+	}
+	_, rec := rmrrRecord(t, b)
+	if rec.State != "applying" || len(b.excluded(t)) != 1 {
+		t.Fatalf("record %+v, excluded %v", rec, b.excluded(t))
+	}
+	out, stderr, code := b.run(t, "", "fix", "--rollback", rec.ID, "--state-dir", filepath.Join(b.dir, "state"), "--apply")
+	if code != 0 || len(b.excluded(t)) != 0 {
+		t.Errorf("rollback: exit %d, excluded %v\n%s%s", code, b.excluded(t), out, stderr)
+	}
+	if _, rec = rmrrRecord(t, b); rec.State != "rolled-back" {
+		t.Errorf("record state %q", rec.State)
+	}
+	if out, _, code := b.run(t, "", b.fixArgs(root, "0000:03:00.0")...); code != 0 || strings.Contains(out, "interrupted") {
+		t.Errorf("dry run after the rollback: exit %d %s", code, out)
+	}
+}
+
+// TestFixRMRRLegacyJournal: the rmrr-pending.json an older dpdk-doctor left after an
+// interrupted run is still found, and finished (verified, then removed).
+func TestFixRMRRLegacyJournal(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	root := tree("dl360e-gen8")
+	if _, _, code := b.run(t, "kill-parent:2", b.fixArgs(root, "0000:03:00.0", "--apply")...); code != -1 {
+		t.Fatalf("the run should have been killed, exit %d", code)
+	}
+	path, rec := rmrrRecord(t, b)
+	// What the older version wrote: the journal alone, without the fields added since.
+	var j map[string]any
+	json.Unmarshal(rec.Snapshot, &j)
+	delete(j, "xml_given")
+	delete(j, "platform")
+	legacy, _ := json.Marshal(j)
+	journal := filepath.Join(b.dir, "state", "rmrr-pending.json")
+	if err := os.WriteFile(journal, legacy, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	out, _, code := b.run(t, "", b.fixArgs(root, "0000:03:00.0")...)
+	if code != 0 || !strings.Contains(out, "interrupted") {
+		t.Errorf("dry run with the old journal: exit %d %s", code, out)
+	}
+	out, stderr, code := b.run(t, "", b.fixArgs(root, "0000:03:00.0", "--apply")...)
+	if code != 0 || !strings.Contains(out, "verified:") {
+		t.Errorf("finishing the old journal: exit %d %s%s", code, out, stderr)
+	}
+	if _, err := os.Stat(journal); err == nil {
+		t.Error("the old journal should be gone once verified")
+	}
+}
+
+// TestFixRMRRDamagedRecord: a fix rmrr record that cannot be read stops every run with the
+// ways out; `fix rmrr --rollback BACKUP --apply` settles it (the record is set aside).
+func TestFixRMRRDamagedRecord(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	root := tree("dl360e-gen8-two-slots")
+	if out, stderr, code := b.run(t, "", b.fixArgs(root, "0000:03:00.0", "--apply")...); code != 0 {
+		t.Fatalf("apply: exit %d %s%s", code, out, stderr)
+	}
+	path, _ := rmrrRecord(t, b)
+	os.WriteFile(path, []byte("\x00garbage"), 0o600)
+	bk := backups(t, b)[0]
+	out, stderr, code := b.run(t, "", b.fixArgs(root, "0000:04:00.0", "--apply")...)
+	if code != 1 || !strings.Contains(stderr, "cannot be read") || !strings.Contains(stderr, "--rollback "+bk+" --apply") || !strings.Contains(stderr, "rm "+path) || b.loads(t) != 1 {
+		t.Errorf("damaged record: exit %d, %d loads\n%s%s", code, b.loads(t), out, stderr)
+	}
+	out, stderr, code = b.run(t, "", b.fixArgs(root, "--rollback", bk, "--apply")...)
+	if code != 0 || len(b.excluded(t)) != 0 || !strings.Contains(out, "removed the journal") {
+		t.Errorf("rollback: exit %d %s%s", code, out, stderr)
+	}
+	if _, err := os.Stat(path + ".damaged"); err != nil {
+		t.Errorf("the damaged record should be set aside: %v", err)
+	}
+}
+
+// TestFixRMRRRecordStates: a fix rmrr run goes through the runner, whose record says how it
+// ended: a wrong write rolled back by the remedy is "rolled-back"; a failed load is left
+// "applying" (not rolled back blindly), so the next run verifies or reports it.
+func TestFixRMRRRecordStates(t *testing.T) {
+	buildDouble(t)
+	for fail, want := range map[string]string{"flip-other:2": "rolled-back", "exit:2": "applying", "ignore-load": "applying", "": "pending-reboot"} {
+		b := newBIOS(t, "ProLiant DL360e Gen8")
+		out, stderr, _ := b.run(t, fail, b.fixArgs(tree("dl360e-gen8"), "0000:03:00.0", "--apply")...)
+		if _, rec := rmrrRecord(t, b); rec.State != want || !strings.Contains(out, "Run "+rec.ID+":") {
+			t.Errorf("%q: record %s state %q, want %q\n%s%s", fail, rec.ID, rec.State, want, out, stderr)
+		}
+	}
+}
+
+// TestFixRMRRStopsOnInterruptedRun: an interrupted run of another remedy (its record still
+// "applying") stops fix rmrr --apply before anything is loaded, naming the rollback.
+func TestFixRMRRStopsOnInterruptedRun(t *testing.T) {
+	buildDouble(t)
+	b := newBIOS(t, "ProLiant DL360e Gen8")
+	state := filepath.Join(b.dir, "state")
+	os.MkdirAll(state, 0o700)
+	os.WriteFile(filepath.Join(state, "bind-20261126T120000Z.json"), []byte(`{"id":"bind-20261126T120000Z","kind":"bind","started":"2026-11-26T12:00:00Z","state":"applying","plan":[],"snapshot":{}}`), 0o600)
+	out, stderr, code := b.run(t, "", b.fixArgs(tree("dl360e-gen8"), "0000:03:00.0", "--apply")...)
+	if code != 1 || !strings.Contains(stderr, "fix --rollback bind-20261126T120000Z --apply") || b.loads(t) != 0 || len(backups(t, b)) != 0 {
+		t.Errorf("exit %d, %d loads, backups %v\n%s%s", code, b.loads(t), backups(t, b), out, stderr)
+	}
+}
