@@ -96,7 +96,8 @@ func TestCheckHostileNames(t *testing.T) {
 	devices, _, _ := runBin(t, "devices", "--root", dir)
 	show, _, _ := runBin(t, "ovs", "show", "--root", dir)
 	rmrr, _, _ := runBin(t, "rmrr", "--root", dir)
-	if !strings.Contains(show, `netdev\x1b[31m`) || !strings.Contains(rmrr, "RMRR") {
+	// ovs show quotes names as ovs-vsctl does (JSON escapes), the rest as Go's %q would.
+	if !strings.Contains(show, `"netdev\u001b[31m"`) || !strings.Contains(rmrr, "RMRR") {
 		t.Errorf("ovs show / rmrr did not run on the tree:\n%s\n%s", show, rmrr)
 	}
 	for name, out := range map[string]string{"check": check, "devices": devices, "ovs show": show, "rmrr": rmrr} {
