@@ -1,8 +1,8 @@
 package ovs
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -229,4 +229,3 @@ func atomValue(v any, t reflect.Type) (reflect.Value, error) {
 	}
 	return reflect.Value{}, fmt.Errorf("%v is not a %s", v, t)
 }
-
