@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 
 	"github.com/dpdk-doctor/dpdk-doctor/internal/ovsrpc"
 )
@@ -91,86 +93,162 @@ var oneShotTables = func() []struct {
 }()
 
 // decodeRows decodes a select's rows (OVSDB's JSON wire form) into dst, a pointer to a slice of
-// one of the row models, by the models' ovsdb tags.
+// one of the row models, by the models' ovsdb tags. It parses the bytes once, without building
+// generic JSON values: a 512-port database decodes in a millisecond or two.
 func decodeRows(raw json.RawMessage, dst any) error {
-	var rows []map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &rows); err != nil {
-		return fmt.Errorf("rows: %w", err)
-	}
 	sv := reflect.ValueOf(dst).Elem()
 	et := sv.Type().Elem()
-	out := reflect.MakeSlice(sv.Type(), len(rows), len(rows))
-	for r, row := range rows {
-		ev := out.Index(r)
-		for i := 0; i < et.NumField(); i++ {
-			col := et.Field(i).Tag.Get("ovsdb")
-			v, ok := row[col]
-			if col == "" || !ok {
-				continue
-			}
-			if err := decodeColumn(v, ev.Field(i)); err != nil {
-				return fmt.Errorf("column %s: %w", col, err)
-			}
+	field := map[string]int{}
+	for i := 0; i < et.NumField(); i++ {
+		if col := et.Field(i).Tag.Get("ovsdb"); col != "" {
+			field[col] = i
 		}
 	}
+	p := datumParser{b: raw}
+	if err := p.expect('['); err != nil {
+		return fmt.Errorf("rows: %w", err)
+	}
+	out := reflect.MakeSlice(sv.Type(), 0, 16)
+	for n := 0; !p.peek(']'); n++ {
+		if n > 0 {
+			if err := p.expect(','); err != nil {
+				return fmt.Errorf("rows: %w", err)
+			}
+		}
+		row := reflect.New(et).Elem()
+		if err := p.expect('{'); err != nil {
+			return fmt.Errorf("row %d: %w", n, err)
+		}
+		for c := 0; !p.peek('}'); c++ {
+			if c > 0 {
+				if err := p.expect(','); err != nil {
+					return fmt.Errorf("row %d: %w", n, err)
+				}
+			}
+			col, err := p.str()
+			if err != nil {
+				return fmt.Errorf("row %d: %w", n, err)
+			}
+			if err := p.expect(':'); err != nil {
+				return fmt.Errorf("row %d: %w", n, err)
+			}
+			p.ws()
+			from := p.i
+			if err := p.skip(); err != nil {
+				return fmt.Errorf("row %d, column %s: %w", n, col, err)
+			}
+			i, ok := field[col]
+			if !ok {
+				continue
+			}
+			if err := decodeColumn(raw[from:p.i], row.Field(i)); err != nil {
+				return fmt.Errorf("row %d, column %s: %w", n, col, err)
+			}
+		}
+		p.i++
+		out = reflect.Append(out, row)
+	}
+	p.i++
+	if p.ws(); p.i != len(p.b) {
+		return errors.New("rows: trailing data")
+	}
 	sv.Set(out)
+	return nil
+}
+
+// skip passes over one JSON value (strings, nesting), for the parser to hand it on.
+func (p *datumParser) skip() error {
+	depth := 0
+	for p.i < len(p.b) {
+		switch c := p.b[p.i]; c {
+		case '"':
+			if _, err := p.str(); err != nil {
+				return err
+			}
+			if depth == 0 {
+				return nil
+			}
+			continue
+		case '[', '{':
+			depth++
+		case ']', '}':
+			if depth == 0 { // the end of a scalar's container
+				return nil
+			}
+			depth--
+			if depth == 0 {
+				p.i++
+				return nil
+			}
+		case ',', ':', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return nil
+			}
+		}
+		p.i++
+	}
+	if depth != 0 {
+		return errors.New("unexpected end")
+	}
 	return nil
 }
 
 // decodeColumn decodes one OVSDB datum into f: an atom (string, integer, boolean, ["uuid", U]),
 // a set (["set", [atoms]] or a lone atom) or a map (["map", [[k, v], ...]]).
 func decodeColumn(raw json.RawMessage, f reflect.Value) error {
-	var v any
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	if err := d.Decode(&v); err != nil {
-		return err
+	p := datumParser{b: raw}
+	keys, vals, isMap, err := p.datum()
+	if err == nil {
+		if p.ws(); p.i != len(p.b) {
+			err = errors.New("trailing data")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %.80s", err, raw)
 	}
 	switch f.Kind() {
 	case reflect.Map:
-		pairs, ok := tagged(v, "map")
-		if !ok {
+		if !isMap {
 			return fmt.Errorf("not a map: %.80s", raw)
 		}
-		m := reflect.MakeMapWithSize(f.Type(), len(pairs))
-		for _, p := range pairs {
-			kv, ok := p.([]any)
-			if !ok || len(kv) != 2 {
-				return fmt.Errorf("not a map pair: %.80s", raw)
-			}
-			k, err := atomValue(kv[0], f.Type().Key())
+		if len(keys) == 0 { // an empty map stays nil, as libovsdb leaves it
+			return nil
+		}
+		m := reflect.MakeMapWithSize(f.Type(), len(keys))
+		for i := range keys {
+			k, err := atomValue(keys[i], f.Type().Key())
 			if err != nil {
 				return err
 			}
-			e, err := atomValue(kv[1], f.Type().Elem())
+			e, err := atomValue(vals[i], f.Type().Elem())
 			if err != nil {
 				return err
 			}
 			m.SetMapIndex(k, e)
 		}
-		if len(pairs) > 0 { // an empty map stays nil, as libovsdb leaves it
-			f.Set(m)
-		}
+		f.Set(m)
 	case reflect.Slice:
-		items := setItems(v)
-		s := reflect.MakeSlice(f.Type(), 0, len(items))
-		for _, it := range items {
+		if isMap {
+			return fmt.Errorf("a map where a set belongs: %.80s", raw)
+		}
+		if len(vals) == 0 { // an empty set stays nil, as libovsdb leaves it
+			return nil
+		}
+		s := reflect.MakeSlice(f.Type(), len(vals), len(vals))
+		for i, it := range vals {
 			a, err := atomValue(it, f.Type().Elem())
 			if err != nil {
 				return err
 			}
-			s = reflect.Append(s, a)
+			s.Index(i).Set(a)
 		}
-		if len(items) > 0 { // an empty set stays nil, as libovsdb leaves it
-			f.Set(s)
-		}
+		f.Set(s)
 	case reflect.Pointer:
-		items := setItems(v)
-		if len(items) > 1 {
+		if isMap || len(vals) > 1 {
 			return fmt.Errorf("more than one value in an optional column: %.80s", raw)
 		}
-		if len(items) == 1 {
-			a, err := atomValue(items[0], f.Type().Elem())
+		if len(vals) == 1 {
+			a, err := atomValue(vals[0], f.Type().Elem())
 			if err != nil {
 				return err
 			}
@@ -179,7 +257,10 @@ func decodeColumn(raw json.RawMessage, f reflect.Value) error {
 			f.Set(p)
 		}
 	default:
-		a, err := atomValue(v, f.Type())
+		if isMap || len(vals) != 1 {
+			return fmt.Errorf("not a single value: %.80s", raw)
+		}
+		a, err := atomValue(vals[0], f.Type())
 		if err != nil {
 			return err
 		}
@@ -188,44 +269,194 @@ func decodeColumn(raw json.RawMessage, f reflect.Value) error {
 	return nil
 }
 
-// tagged returns the list of a ["kind", [...]] datum.
-func tagged(v any, kind string) ([]any, bool) {
-	a, ok := v.([]any)
-	if !ok || len(a) != 2 || a[0] != kind {
-		return nil, false
-	}
-	l, ok := a[1].([]any)
-	return l, ok
+// atom is one OVSDB atom off the wire: a string (or UUID), an integer or a boolean.
+type atom struct {
+	kind byte // 's', 'i' or 'b'
+	s    string
+	n    int64
+	b    bool
 }
 
-// setItems returns a set's atoms: a lone atom is a set of one.
-func setItems(v any) []any {
-	if l, ok := tagged(v, "set"); ok {
-		return l
-	}
-	return []any{v}
+// datumParser reads one OVSDB datum from its JSON, without building generic JSON values.
+type datumParser struct {
+	b []byte
+	i int
 }
 
-// atomValue converts one atom to t (string, int or bool); a UUID atom gives its string.
-func atomValue(v any, t reflect.Type) (reflect.Value, error) {
-	if l, ok := v.([]any); ok && len(l) == 2 && (l[0] == "uuid" || l[0] == "named-uuid") {
-		v = l[1]
+func (p *datumParser) ws() {
+	for p.i < len(p.b) && (p.b[p.i] == ' ' || p.b[p.i] == '\t' || p.b[p.i] == '\n' || p.b[p.i] == '\r') {
+		p.i++
 	}
-	switch t.Kind() {
-	case reflect.String:
-		if s, ok := v.(string); ok {
-			return reflect.ValueOf(s).Convert(t), nil
-		}
-	case reflect.Int:
-		if n, ok := v.(json.Number); ok {
-			if i, err := n.Int64(); err == nil {
-				return reflect.ValueOf(int(i)).Convert(t), nil
+}
+
+func (p *datumParser) expect(c byte) error {
+	p.ws()
+	if p.i >= len(p.b) || p.b[p.i] != c {
+		return fmt.Errorf("want %q at byte %d", c, p.i)
+	}
+	p.i++
+	return nil
+}
+
+// peek reports whether the next non-space byte is c.
+func (p *datumParser) peek(c byte) bool {
+	p.ws()
+	return p.i < len(p.b) && p.b[p.i] == c
+}
+
+// datum reads a lone atom, ["set", [...]], ["map", [[k, v], ...]] or ["uuid", U].
+func (p *datumParser) datum() (keys, vals []atom, isMap bool, err error) {
+	if !p.peek('[') {
+		a, err := p.atom()
+		return nil, []atom{a}, false, err
+	}
+	start := p.i
+	p.i++
+	tag, err := p.str()
+	if err != nil {
+		return nil, nil, false, err
+	}
+	switch tag {
+	case "uuid", "named-uuid":
+		p.i = start
+		a, err := p.atom()
+		return nil, []atom{a}, false, err
+	case "set", "map":
+	default:
+		return nil, nil, false, fmt.Errorf("unknown datum %q", tag)
+	}
+	if err := p.expect(','); err != nil {
+		return nil, nil, false, err
+	}
+	if err := p.expect('['); err != nil {
+		return nil, nil, false, err
+	}
+	for !p.peek(']') {
+		if len(vals) > 0 {
+			if err := p.expect(','); err != nil {
+				return nil, nil, false, err
 			}
 		}
-	case reflect.Bool:
-		if b, ok := v.(bool); ok {
-			return reflect.ValueOf(b).Convert(t), nil
+		if tag == "set" {
+			a, err := p.atom()
+			if err != nil {
+				return nil, nil, false, err
+			}
+			vals = append(vals, a)
+			continue
+		}
+		if err := p.expect('['); err != nil {
+			return nil, nil, false, err
+		}
+		k, err := p.atom()
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if err := p.expect(','); err != nil {
+			return nil, nil, false, err
+		}
+		v, err := p.atom()
+		if err != nil {
+			return nil, nil, false, err
+		}
+		if err := p.expect(']'); err != nil {
+			return nil, nil, false, err
+		}
+		keys, vals = append(keys, k), append(vals, v)
+	}
+	p.i++
+	if err := p.expect(']'); err != nil {
+		return nil, nil, false, err
+	}
+	return keys, vals, tag == "map", nil
+}
+
+// atom reads a string, an integer, true, false, or ["uuid", U] / ["named-uuid", U].
+func (p *datumParser) atom() (atom, error) {
+	p.ws()
+	if p.i >= len(p.b) {
+		return atom{}, errors.New("unexpected end")
+	}
+	switch c := p.b[p.i]; {
+	case c == '"':
+		s, err := p.str()
+		return atom{kind: 's', s: s}, err
+	case c == '[':
+		p.i++
+		tag, err := p.str()
+		if err != nil {
+			return atom{}, err
+		}
+		if tag != "uuid" && tag != "named-uuid" {
+			return atom{}, fmt.Errorf("not an atom: [%q", tag)
+		}
+		if err := p.expect(','); err != nil {
+			return atom{}, err
+		}
+		s, err := p.str()
+		if err != nil {
+			return atom{}, err
+		}
+		return atom{kind: 's', s: s}, p.expect(']')
+	case c == 't' && bytes.HasPrefix(p.b[p.i:], []byte("true")):
+		p.i += 4
+		return atom{kind: 'b', b: true}, nil
+	case c == 'f' && bytes.HasPrefix(p.b[p.i:], []byte("false")):
+		p.i += 5
+		return atom{kind: 'b'}, nil
+	case c == '-' || c >= '0' && c <= '9':
+		j := p.i + 1
+		for j < len(p.b) && p.b[j] >= '0' && p.b[j] <= '9' {
+			j++
+		}
+		n, err := strconv.ParseInt(string(p.b[p.i:j]), 10, 64)
+		if err != nil {
+			return atom{}, fmt.Errorf("not an integer at byte %d", p.i)
+		}
+		p.i = j
+		return atom{kind: 'i', n: n}, nil
+	}
+	return atom{}, fmt.Errorf("not an atom at byte %d", p.i)
+}
+
+// str reads a JSON string; one without escapes is taken as it is.
+func (p *datumParser) str() (string, error) {
+	p.ws()
+	if p.i >= len(p.b) || p.b[p.i] != '"' {
+		return "", fmt.Errorf("want a string at byte %d", p.i)
+	}
+	esc := false
+	for j := p.i + 1; j < len(p.b); j++ {
+		switch {
+		case esc:
+			esc = false
+		case p.b[j] == '\\':
+			esc = true
+		case p.b[j] == '"':
+			raw := p.b[p.i : j+1]
+			p.i = j + 1
+			if bytes.IndexByte(raw, '\\') < 0 {
+				return string(raw[1 : len(raw)-1]), nil
+			}
+			var s string
+			if err := json.Unmarshal(raw, &s); err != nil {
+				return "", err
+			}
+			return s, nil
 		}
 	}
-	return reflect.Value{}, fmt.Errorf("%v is not a %s", v, t)
+	return "", errors.New("unterminated string")
+}
+
+// atomValue converts one atom to t (string, int or bool).
+func atomValue(a atom, t reflect.Type) (reflect.Value, error) {
+	switch {
+	case t.Kind() == reflect.String && a.kind == 's':
+		return reflect.ValueOf(a.s).Convert(t), nil
+	case t.Kind() == reflect.Int && a.kind == 'i':
+		return reflect.ValueOf(int(a.n)).Convert(t), nil
+	case t.Kind() == reflect.Bool && a.kind == 'b':
+		return reflect.ValueOf(a.b).Convert(t), nil
+	}
+	return reflect.Value{}, fmt.Errorf("%v is not a %s", a, t)
 }

@@ -3,6 +3,7 @@ package ovs
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"reflect"
 	"runtime"
@@ -111,4 +112,24 @@ func FuzzDecodeRows(f *testing.F) {
 		var roots []OpenvSwitch
 		decodeRows(json.RawMessage(s), &roots)
 	})
+}
+
+// BenchmarkDecodeRows512 decodes 512 Interface rows as ovsdb-server sends them.
+func BenchmarkDecodeRows512(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("[")
+	for i := range 512 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `{"_uuid":["uuid","6f1c4a2e-0000-4000-8000-%012d"],"name":"p%d","type":"dpdk","options":["map",[["dpdk-devargs","0000:99:00.1"]]],"error":"Error attaching device '0000:99:00.1' to DPDK","ofport":-1,"link_state":["set",[]],"status":["map",[]],"external_ids":["map",[]]}`, i, i)
+	}
+	sb.WriteString("]")
+	raw := json.RawMessage(sb.String())
+	for b.Loop() {
+		var rows []InterfaceRow
+		if err := decodeRows(raw, &rows); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
