@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strconv"
 
@@ -44,8 +45,11 @@ func ReadOnce(ctx context.Context, db string, o Options) (*State, error) {
 	}
 	res, err := c.Transact("Open_vSwitch", ops...)
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			err = waitErr(ctx.Err(), o.Timeout)
+		case errors.Is(err, os.ErrDeadlineExceeded): // the connection's deadline is ctx's, and came first
+			err = waitErr(context.DeadlineExceeded, o.Timeout)
 		}
 		return nil, fmt.Errorf("OVSDB %s: reading the tables: %w", db, err)
 	}

@@ -33,7 +33,7 @@ func TestReadOnceFlood(t *testing.T) {
 	_, err := ReadOnce(context.Background(), db, Options{Timeout: 20 * time.Second, MaxMessage: limit})
 	took := time.Since(start)
 	runtime.ReadMemStats(&after)
-	if err == nil || !strings.Contains(err.Error(), db) || !strings.Contains(err.Error(), "larger than 8388608 bytes") {
+	if err == nil || !strings.Contains(err.Error(), db) || !strings.Contains(err.Error(), "more than 8 MiB") {
 		t.Fatalf("want an error naming %s and the limit, got %v", db, err)
 	}
 	alloc := after.TotalAlloc - before.TotalAlloc

@@ -90,7 +90,11 @@ type limited struct {
 
 func (l *limited) Read(p []byte) (int, error) {
 	if l.left <= 0 {
-		return 0, fmt.Errorf("a message larger than %d bytes: stopped reading it (a broken or hostile peer?)", l.max)
+		size := fmt.Sprintf("%d bytes", l.max)
+		if l.max >= 1<<20 && l.max%(1<<20) == 0 {
+			size = fmt.Sprintf("%d MiB", l.max>>20)
+		}
+		return 0, fmt.Errorf("sent a message of more than %s: stopped reading it (a broken or hostile peer?)", size)
 	}
 	if int64(len(p)) > l.left {
 		p = p[:l.left]

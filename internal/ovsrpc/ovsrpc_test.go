@@ -85,7 +85,7 @@ func TestPerMessageLimit(t *testing.T) {
 			t.Fatalf("call %d under the limit: %v (%d bytes)", i, err, len(s))
 		}
 	}
-	if err := c.Call("echo", []any{}, nil); err == nil || !strings.Contains(err.Error(), "larger than 1000 bytes") {
+	if err := c.Call("echo", []any{}, nil); err == nil || !strings.Contains(err.Error(), "more than 1000 bytes") {
 		t.Fatalf("a reply over the limit: %v", err)
 	}
 }
