@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"testing"
+	"time"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 	"github.com/dpdk-doctor/dpdk-doctor/host"
@@ -101,4 +103,131 @@ func TestMain(m *testing.M) {
 		shared.Stop()
 	}
 	os.Exit(code)
+}
+
+// TestPairedSpeed measures, in one run and alternating, `dpdk-doctor ovs show --db X` (this
+// tree's binary, and the one DPDK_DOCTOR_OLD_BIN names when set: the binary before the
+// one-shot read) against `ovs-vsctl --db=X show`, 20 pairs at 64 and at 512 ports, and the
+// in-process times of both read paths (ReadOnce; Dial + Read through libovsdb's monitor). It
+// prints the medians and their ratios for BENCHMARKS.md. It is a measurement, not a check:
+// it runs only with DPDK_DOCTOR_BENCH=1.
+func TestPairedSpeed(t *testing.T) {
+	if os.Getenv("DPDK_DOCTOR_BENCH") != "1" {
+		t.Skip("a measurement: set DPDK_DOCTOR_BENCH=1 to run it")
+	}
+	in, err := ovstest.Start(ovstest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Stop()
+	bin := filepath.Join(t.TempDir(), "dpdk-doctor")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/dpdk-doctor").CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	old := os.Getenv("DPDK_DOCTOR_OLD_BIN")
+	vsctl, err := exec.LookPath("ovs-vsctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(argv ...string) time.Duration {
+		start := time.Now()
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v %s", argv, err, out)
+		}
+		return time.Since(start)
+	}
+	ctx := context.Background()
+	const pairs = 20
+	have := 0
+	for _, n := range []int{64, 512} {
+		args := []string{"--no-wait", "--may-exist", "add-br", "br-speed", "--", "set", "bridge", "br-speed", "datapath_type=netdev"}
+		for i := have; i < n; i++ {
+			p := fmt.Sprintf("p%d", i)
+			if i%2 == 0 {
+				args = append(args, "--", "add-port", "br-speed", p, "--", "set", "Interface", p, "type=internal")
+				continue
+			}
+			args = append(args, "--", "add-port", "br-speed", p, "--", "set", "Interface", p, "type=dpdk", "options:dpdk-devargs=0000:99:00."+fmt.Sprint(i%8),
+				`error="Error attaching device '0000:99:00.`+fmt.Sprint(i%8)+`' to DPDK"`, "ofport=-1")
+		}
+		if out, err := in.Vsctl(args...); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+		have = n
+		var newT, oldT, vsT, onceT, monT, treeT, oldTreeT []time.Duration
+		tree := "../testdata/hosts/dl360e-gen8" // host facts from a tree: what is left is start-up and the OVS read
+		for range pairs {
+			newT = append(newT, run(bin, "ovs", "show", "--db", in.DB))
+			vsT = append(vsT, run(vsctl, "--db="+in.DB, "show"))
+			treeT = append(treeT, run(bin, "ovs", "show", "--db", in.DB, "--root", tree))
+			if old != "" {
+				oldT = append(oldT, run(old, "ovs", "show", "--db", in.DB))
+				oldTreeT = append(oldTreeT, run(old, "ovs", "show", "--db", in.DB, "--root", tree))
+			}
+			start := time.Now()
+			st, err := ovs.ReadOnce(ctx, in.DB, ovs.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			onceT = append(onceT, time.Since(start))
+			start = time.Now()
+			c, err := ovs.Dial(ctx, in.DB, ovs.TLS{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st2, err := c.Read(ctx)
+			c.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			monT = append(monT, time.Since(start))
+			if len(st.Bridges[0].Ports) != n+1 || len(st2.Bridges[0].Ports) != n+1 { // and the bridge's own port
+				t.Fatalf("%d and %d ports, want %d", len(st.Bridges[0].Ports), len(st2.Bridges[0].Ports), n+1)
+			}
+		}
+		ms := func(v []time.Duration) float64 { return float64(median(v).Microseconds()) / 1000 }
+		t.Logf("%d ports, %d pairs, medians: dpdk-doctor ovs show %.1f ms, ovs-vsctl show %.1f ms, ratio %.2f", n, pairs, ms(newT), ms(vsT), ms(newT)/ms(vsT))
+		t.Logf("%d ports: dpdk-doctor ovs show --root TREE %.1f ms, ratio to ovs-vsctl %.2f", n, ms(treeT), ms(treeT)/ms(vsT))
+		if old != "" {
+			t.Logf("%d ports: before (monitor) dpdk-doctor ovs show %.1f ms, ratio to ovs-vsctl %.2f", n, ms(oldT), ms(oldT)/ms(vsT))
+			t.Logf("%d ports: before (monitor) dpdk-doctor ovs show --root TREE %.1f ms, ratio to ovs-vsctl %.2f", n, ms(oldTreeT), ms(oldTreeT)/ms(vsT))
+		}
+		t.Logf("%d ports, in process: ReadOnce %.2f ms, Dial+Read (libovsdb monitor) %.2f ms, ratio %.2f", n, ms(onceT), ms(monT), ms(monT)/ms(onceT))
+	}
+}
+
+func median(v []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), v...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// BenchmarkReadOnce64 and BenchmarkMonitorRead64 time the two read paths alone on bench64's
+// database.
+func BenchmarkReadOnce64(b *testing.B) {
+	in, _ := bench64(b)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := ovs.ReadOnce(ctx, in.DB, ovs.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMonitorRead64(b *testing.B) {
+	in, _ := bench64(b)
+	ctx := context.Background()
+	for b.Loop() {
+		c, err := ovs.Dial(ctx, in.DB, ovs.TLS{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Read(ctx); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
 }

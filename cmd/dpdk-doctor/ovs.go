@@ -65,13 +65,16 @@ func ovsState(ctx context.Context, g *globals, f *check.Facts) (st *ovs.State, s
 			return nil, "", false, nil // no local OVS: nothing to judge
 		}
 	}
-	c, err := dialDB(ctx, db)
-	if err != nil {
-		return nil, db, false, err
-	}
-	defer c.Close()
-	st, err = c.Read(ctx)
+	st, err = readDB(ctx, db)
 	return st, db, err == nil, err
+}
+
+// readDB reads the state of db once (one transact, no monitor) within --db-timeout, showing
+// the wait on a terminal.
+func readDB(ctx context.Context, db string) (*ovs.State, error) {
+	done := progress(ctx, "OVSDB at "+db, dbTimeout)
+	defer done()
+	return ovs.ReadOnce(ctx, db, ovs.Options{TLS: dbTLS, Timeout: dbTimeout})
 }
 
 func ovsFindings(cmd *cobra.Command, g *globals, f *check.Facts) []check.Finding {

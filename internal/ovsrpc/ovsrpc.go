@@ -24,6 +24,7 @@ const MaxReply = 64 << 20
 type Conn struct {
 	c    net.Conn
 	dec  *json.Decoder
+	lim  *limited
 	name string
 	id   int
 	done chan struct{}
@@ -45,11 +46,23 @@ func Dial(ctx context.Context, endpoint string) (*Conn, error) {
 		}
 		return nil, fmt.Errorf("cannot reach %s: %w", endpoint, err)
 	}
+	return NewConn(ctx, c, endpoint, MaxReply), nil
+}
+
+// NewConn speaks JSON-RPC over c, a connection the caller opened (a TLS one, say), named
+// endpoint in errors. Every reply may be at most maxMessage bytes (MaxReply when 0 or less): a
+// peer that sends more is cut off with an error, never buffered without bound. ctx bounds every
+// read and write on c: its deadline is c's, and its end unblocks a pending read.
+func NewConn(ctx context.Context, c net.Conn, endpoint string, maxMessage int64) *Conn {
+	if maxMessage <= 0 {
+		maxMessage = MaxReply
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	}
 	cn := &Conn{c: c, name: endpoint, done: make(chan struct{})}
-	cn.dec = json.NewDecoder(&limited{c: c, left: MaxReply})
+	cn.lim = &limited{c: c, max: maxMessage}
+	cn.dec = json.NewDecoder(cn.lim)
 	// Close the connection when ctx ends so that a blocked read returns.
 	go func() {
 		select {
@@ -58,7 +71,7 @@ func Dial(ctx context.Context, endpoint string) (*Conn, error) {
 		case <-cn.done:
 		}
 	}()
-	return cn, nil
+	return cn
 }
 
 // Close closes the connection.
@@ -67,14 +80,21 @@ func (c *Conn) Close() error {
 	return c.c.Close()
 }
 
+// limited bounds the bytes read for one message: Call resets it before each decode, so one
+// message (plus what the decoder read ahead of the next) is at most max bytes.
 type limited struct {
 	c    net.Conn
+	max  int64
 	left int64
 }
 
 func (l *limited) Read(p []byte) (int, error) {
 	if l.left <= 0 {
-		return 0, fmt.Errorf("reply larger than %d bytes", MaxReply)
+		size := fmt.Sprintf("%d bytes", l.max)
+		if l.max >= 1<<20 && l.max%(1<<20) == 0 {
+			size = fmt.Sprintf("%d MiB", l.max>>20)
+		}
+		return 0, fmt.Errorf("sent a message of more than %s: stopped reading it (a broken or hostile peer?)", size)
 	}
 	if int64(len(p)) > l.left {
 		p = p[:l.left]
@@ -104,6 +124,7 @@ func (c *Conn) Call(method string, params any, out any) error {
 			Result json.RawMessage `json:"result"`
 			Error  json.RawMessage `json:"error"`
 		}
+		c.lim.left = c.lim.max
 		if err := c.dec.Decode(&msg); err != nil {
 			return fmt.Errorf("%s: reading the reply to %s: %w", c.name, method, err)
 		}

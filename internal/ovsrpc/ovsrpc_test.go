@@ -1,7 +1,10 @@
 package ovsrpc
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,5 +57,35 @@ func TestVswitchdSocket(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "ovs-vswitchd.pid"), []byte("x\n"), 0o644)
 	if _, err := VswitchdSocket(dir); err == nil {
 		t.Error("bad pid: no error")
+	}
+}
+
+// TestPerMessageLimit: the limit is per message, not per connection: many replies that are
+// each under it pass (a refreshing view makes many calls), and one over it is cut off.
+func TestPerMessageLimit(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	reply := func(id int, size int) {
+		dec := json.NewDecoder(b)
+		var req map[string]any
+		dec.Decode(&req)
+		fmt.Fprintf(b, `{"id":%d,"error":null,"result":"%s"}`, id, strings.Repeat("x", size))
+	}
+	go func() {
+		for i := 1; i <= 5; i++ {
+			reply(i, 600)
+		}
+		reply(6, 5000)
+		b.Close()
+	}()
+	c := NewConn(context.Background(), a, "test", 1000)
+	for i := 1; i <= 5; i++ {
+		var s string
+		if err := c.Call("echo", []any{}, &s); err != nil || len(s) != 600 {
+			t.Fatalf("call %d under the limit: %v (%d bytes)", i, err, len(s))
+		}
+	}
+	if err := c.Call("echo", []any{}, nil); err == nil || !strings.Contains(err.Error(), "more than 1000 bytes") {
+		t.Fatalf("a reply over the limit: %v", err)
 	}
 }
