@@ -235,6 +235,10 @@ copy_host() {
 step "copy apt config, resolv.conf, local CAs, /usr/local/go" copy_host
 
 mount_all() {
+  # The root is a mount point of its own, as / is on a machine: tools that make a private mount
+  # namespace (unshare --mount, as the devbind test does) need / to be one.
+  mount --bind "$root" "$root"
+  mount --make-private "$root"
   mount -t proc proc "$root/proc"
   mount --bind /sys "$root/sys"
   mount --make-private "$root/sys"
