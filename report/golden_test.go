@@ -272,3 +272,12 @@ func TestDemoFirstScreenCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestMain removes the binary that binary built, whatever the tests did.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}

@@ -145,10 +145,13 @@ func (in *Instance) run(prog string, args ...string) (string, error) {
 // per bridge), gives back the huge pages and removes the directory.
 func (in *Instance) Stop() error {
 	bridges, _ := in.Vsctl("--no-wait", "list-br")
+	// The user-space datapath makes a tap for every internal interface too, not only for the
+	// bridges' own: collect their names while the database still answers.
+	internal, _ := in.Vsctl("--no-wait", "--bare", "--columns=name", "find", "Interface", "type=internal")
 	stopDir(in.Dir)
 	if in.switchd {
 		// Only a running switch makes taps; another instance's must not be touched.
-		for _, b := range append(strings.Fields(bridges), "ovs-netdev") {
+		for _, b := range append(append(strings.Fields(bridges), strings.Fields(internal)...), "ovs-netdev") {
 			deleteLink(b)
 		}
 	}
