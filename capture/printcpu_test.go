@@ -24,7 +24,7 @@ import (
 func TestPrintChild(t *testing.T) {
 	path := os.Getenv("DDT_PRINT_PCAP")
 	if path == "" {
-		t.Skip("the child of BenchmarkPrintCPUVsTcpdump")
+		return // not started by the benchmark: there is nothing to print, and nothing to test
 	}
 	f, err := os.Open(path)
 	if err != nil {
