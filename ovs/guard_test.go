@@ -2,6 +2,7 @@ package ovs
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"path/filepath"
 	"runtime"
@@ -60,8 +61,16 @@ func listen(t *testing.T, serve func(net.Conn)) string {
 // with an error naming it, and the process allocates a bounded amount on the way. Without the
 // guard libovsdb's decoder buffers the stream until the timeout (800 MB in 3 s was seen).
 func TestGuardFlood(t *testing.T) {
+	checkFlood(t, 0, func(db string, o Options) error { _, err := DialWith(context.Background(), db, o); return err })
+}
+
+// checkFlood runs read against a peer that answers request id with one endless JSON string and
+// checks that it is cut off at an 8 MiB limit, naming the peer and the limit, having allocated a
+// bounded amount, in bounded time.
+func checkFlood(t *testing.T, id int, read func(db string, o Options) error) {
+	t.Helper()
 	db := listen(t, func(c net.Conn) {
-		c.Write([]byte(`{"id":0,"error":null,"result":"`))
+		fmt.Fprintf(c, `{"id":%d,"error":null,"result":"`, id)
 		chunk := []byte(strings.Repeat("A", 64<<10))
 		for {
 			if _, err := c.Write(chunk); err != nil {
@@ -74,7 +83,7 @@ func TestGuardFlood(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	start := time.Now()
-	_, err := DialWith(context.Background(), db, Options{Timeout: 20 * time.Second, MaxMessage: limit})
+	err := read(db, Options{Timeout: 20 * time.Second, MaxMessage: limit})
 	took := time.Since(start)
 	runtime.ReadMemStats(&after)
 	if err == nil || !strings.Contains(err.Error(), db) || !strings.Contains(err.Error(), "more than 8 MiB") {
