@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/dpdk-doctor/dpdk-doctor/check"
 	"github.com/dpdk-doctor/dpdk-doctor/fix"
 )
 
@@ -61,22 +62,8 @@ func newFixBind(g *globals) *cobra.Command {
 			"/etc/driverctl.d/pci-ADDR when driverctl is installed, else a udev rule /etc/udev/rules.d/61-dpdk-doctor-ADDR.rules. " +
 			"Undo with dpdk-doctor fix --rollback ID --apply.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErr("name at least one PCI device (e.g. 0000:03:00.0)")
-			}
-			if err := g.liveOnlyIf(apply, "bind devices to another driver"); err != nil {
-				return err
-			}
-			addrs, err := parseAddresses(args)
+			f, err := bindTargets(g, args, apply, "bind devices to another driver", &o)
 			if err != nil {
-				return err
-			}
-			f, err := gather(g, nil)
-			if err != nil {
-				return err
-			}
-			o.Devices = addrs
-			if o.Sysfs, o.Etc, err = fixTargets(g); err != nil {
 				return err
 			}
 			if _, err := exec.LookPath("driverctl"); err == nil {
@@ -105,22 +92,8 @@ func newFixUnbind(g *globals) *cobra.Command {
 		Use:   "unbind DEVICE...",
 		Short: "Give devices back to their kernel driver (driver_override cleared, drivers_probe)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageErr("name at least one PCI device (e.g. 0000:03:00.0)")
-			}
-			if err := g.liveOnlyIf(apply, "unbind devices"); err != nil {
-				return err
-			}
-			addrs, err := parseAddresses(args)
+			f, err := bindTargets(g, args, apply, "unbind devices", &o)
 			if err != nil {
-				return err
-			}
-			f, err := gather(g, nil)
-			if err != nil {
-				return err
-			}
-			o.Devices = addrs
-			if o.Sysfs, o.Etc, err = fixTargets(g); err != nil {
 				return err
 			}
 			b, err := fix.PlanUnbind(f, o)
@@ -133,4 +106,28 @@ func newFixUnbind(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&apply, "apply", false, "carry out the change (default: print the plan only)")
 	c.Flags().StringVar(&stateDir, "state-dir", fix.DefaultStateDir, "where the records and the lock are kept")
 	return c
+}
+
+// bindTargets is what fix bind and fix unbind share before planning: the devices named, the
+// refusal of --apply on another machine, the host's facts, and where sysfs is read and written.
+func bindTargets(g *globals, args []string, apply bool, action string, o *fix.BindOptions) (*check.Facts, error) {
+	if len(args) == 0 {
+		return nil, usageErr("name at least one PCI device (e.g. 0000:03:00.0)")
+	}
+	if err := g.liveOnlyIf(apply, action); err != nil {
+		return nil, err
+	}
+	addrs, err := parseAddresses(args)
+	if err != nil {
+		return nil, err
+	}
+	f, err := gather(g, nil)
+	if err != nil {
+		return nil, err
+	}
+	o.Devices = addrs
+	if o.Sysfs, o.Etc, err = fixTargets(g); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
