@@ -199,7 +199,7 @@ var kernelOptions = map[string]func(string) bool{
 	"amd_iommu":          oneOf("off", "force_isolation", "fullflush"),
 	"default_hugepagesz": oneOf("2M", "1G"),
 	"hugepagesz":         oneOf("2M", "1G"),
-	"hugepages":          isCount,
+	"hugepages":          isHugepagesCount,
 	"vfio-pci.ids":       isIDList,
 	"isolcpus":           isCPUList,
 }
@@ -217,6 +217,21 @@ func oneOf(vals ...string) func(string) bool {
 
 func isCount(v string) bool {
 	return v != "" && len(v) < 9 && strings.Trim(v, "0123456789") == ""
+}
+
+// isHugepagesCount: a count, or per-node counts "0:512,1:512" (Linux 5.16 and later; `fix
+// hugepages --for-dpdk --persist` advises them only for such kernels).
+func isHugepagesCount(v string) bool {
+	if isCount(v) {
+		return true
+	}
+	for _, nc := range strings.Split(v, ",") {
+		n, c, ok := strings.Cut(nc, ":")
+		if !ok || len(n) > 4 || !isCount(n) || !isCount(c) {
+			return false
+		}
+	}
+	return true
 }
 
 func isIDList(v string) bool {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 func init() { register("hugepages", undoHugepages) }
@@ -25,7 +26,9 @@ type HugepagesOptions struct {
 // ErrBadOption: an option's value is not one the remedy takes (bad input).
 var ErrBadOption = errors.New("bad option")
 
-// Hugepages sets a huge page pool at run time through sysfs, and with Persist for the next boot.
+// Hugepages sets huge page pools at run time through sysfs, and with Persist for the next boot.
+// `fix hugepages --pages N` sets one pool (the machine's or a node's); `fix hugepages --for-dpdk`
+// sets one pool per NUMA node, each to what `plan` derives for the node (PlanHugepagesForDPDK).
 //
 // Persistence: 2M pools are set at boot by a sysctl.d file (vm.nr_hugepages), the boot-time
 // setting operators know and systemd-sysctl applies early; for a per-node pool there is no
@@ -35,18 +38,64 @@ var ErrBadOption = errors.New("bad option")
 // dev-hugepages.mount (mounted on every systemd host at /dev/hugepages, for the default size),
 // so no fstab line is written.
 type Hugepages struct {
-	o     HugepagesOptions
-	attr  string // the nr_hugepages attribute, relative to the sysfs root
-	old   int
+	sysfs Sysfs
+	size  string
+	pools []poolChange
 	file  *persistFile
-	where string
+	notes []string // plan lines for the pools left alone
+}
+
+// poolChange is one nr_hugepages attribute to set.
+type poolChange struct {
+	attr  string // relative to the sysfs root
+	where string // "NUMA node 1", "the machine"
+	old   int
+	want  int
+	why   string // where the number comes from, "" when the user gave it
 }
 
 type hugepagesSnapshot struct {
-	SysRoot string        `json:"sys_root"`
-	Attr    string        `json:"attr"`
-	Old     int           `json:"old"`
-	Files   []persistFile `json:"files,omitempty"`
+	SysRoot string `json:"sys_root"`
+	// Attr and Old: the one pool of `fix hugepages --pages N` (and of records written before
+	// --for-dpdk); Pools: the pools of a --for-dpdk run.
+	Attr  string        `json:"attr,omitempty"`
+	Old   int           `json:"old"`
+	Pools []poolSnap    `json:"pools,omitempty"`
+	Files []persistFile `json:"files,omitempty"`
+}
+
+type poolSnap struct {
+	Attr string `json:"attr"`
+	Old  int    `json:"old"`
+}
+
+// pageKB is the sysfs name of a page size ("2048kB"), "" for a size not taken.
+func pageKB(size string) string {
+	return map[string]string{"2M": "2048kB", "1G": "1048576kB"}[size]
+}
+
+// readPool reads the pool attribute of size on node (-1: the machine) and returns its path
+// relative to the sysfs root, what it is, and its size now.
+func readPool(s Sysfs, size string, node int) (attr, where string, now int, err error) {
+	kb := pageKB(size)
+	if node >= 0 {
+		attr = filepath.Join("sys/devices/system/node", "node"+strconv.Itoa(node), "hugepages", "hugepages-"+kb, "nr_hugepages")
+		where = fmt.Sprintf("NUMA node %d", node)
+	} else {
+		attr = filepath.Join("sys/kernel/mm/hugepages", "hugepages-"+kb, "nr_hugepages")
+		where = "the machine"
+	}
+	cur, err := s.Read(attr)
+	if err != nil {
+		return "", "", 0, err
+	}
+	if cur == "" {
+		return "", "", 0, fmt.Errorf("%w: this kernel has no %s pool for %s (/%s is missing)", ErrBadOption, size, where, attr)
+	}
+	if now, err = strconv.Atoi(cur); err != nil {
+		return "", "", 0, fmt.Errorf("/%s: %q is not a number", attr, cur)
+	}
+	return attr, where, now, nil
 }
 
 // PlanHugepages checks the options and reads the pool's current size, changing nothing.
@@ -57,31 +106,17 @@ func PlanHugepages(o HugepagesOptions) (*Hugepages, error) {
 	if o.Etc == "" {
 		o.Etc = "/"
 	}
-	kb := map[string]string{"2M": "2048kB", "1G": "1048576kB"}[o.Size]
-	if kb == "" {
+	if pageKB(o.Size) == "" {
 		return nil, fmt.Errorf("%w: --size %q: want 2M or 1G", ErrBadOption, o.Size)
 	}
 	if o.Pages < 0 || o.Pages > 1<<24 {
 		return nil, fmt.Errorf("%w: --pages %d: want 0 to %d", ErrBadOption, o.Pages, 1<<24)
 	}
-	h := &Hugepages{o: o}
-	if o.Node >= 0 {
-		h.attr = filepath.Join("sys/devices/system/node", "node"+strconv.Itoa(o.Node), "hugepages", "hugepages-"+kb, "nr_hugepages")
-		h.where = fmt.Sprintf("NUMA node %d", o.Node)
-	} else {
-		h.attr = filepath.Join("sys/kernel/mm/hugepages", "hugepages-"+kb, "nr_hugepages")
-		h.where = "the machine"
-	}
-	cur, err := o.Sysfs.Read(h.attr)
+	attr, where, old, err := readPool(o.Sysfs, o.Size, o.Node)
 	if err != nil {
 		return nil, err
 	}
-	if cur == "" {
-		return nil, fmt.Errorf("%w: this kernel has no %s pool for %s (/%s is missing)", ErrBadOption, o.Size, h.where, h.attr)
-	}
-	if h.old, err = strconv.Atoi(cur); err != nil {
-		return nil, fmt.Errorf("/%s: %q is not a number", h.attr, cur)
-	}
+	h := &Hugepages{sysfs: o.Sysfs, size: o.Size, pools: []poolChange{{attr: attr, where: where, old: old, want: o.Pages}}}
 	if o.Persist {
 		switch {
 		case o.Size == "1G":
@@ -98,18 +133,35 @@ func PlanHugepages(o HugepagesOptions) (*Hugepages, error) {
 // Kind is "hugepages".
 func (h *Hugepages) Kind() string { return "hugepages" }
 
-// Plan is the write, with the pool's size now.
+// Changes is the number of pools the run will write (0: every pool is already as wanted).
+func (h *Hugepages) Changes() int { return len(h.pools) }
+
+// Plan is the writes, with each pool's size now, and the pools left alone.
 func (h *Hugepages) Plan() []string {
-	out := []string{fmt.Sprintf("echo %d > /%s   # %s pages of %s now: %d", h.o.Pages, h.attr, h.o.Size, h.where, h.old)}
-	if h.file != nil {
-		out = append(out, fmt.Sprintf("write %s: vm.nr_hugepages = %d", h.file.Path, h.o.Pages))
+	var out []string
+	for _, p := range h.pools {
+		l := fmt.Sprintf("echo %d > /%s   # %s pages of %s now: %d", p.want, p.attr, h.size, p.where, p.old)
+		if p.why != "" {
+			l += "; " + p.why
+		}
+		out = append(out, l)
 	}
-	return out
+	if h.file != nil {
+		out = append(out, fmt.Sprintf("write %s: vm.nr_hugepages = %d", h.file.Path, h.pools[0].want))
+	}
+	return append(out, h.notes...)
 }
 
-// Snapshot records the old pool size and the persist file.
+// Snapshot records the old pool sizes and the persist file.
 func (h *Hugepages) Snapshot() (json.RawMessage, error) {
-	s := hugepagesSnapshot{SysRoot: h.o.Sysfs.Root, Attr: h.attr, Old: h.old}
+	s := hugepagesSnapshot{SysRoot: h.sysfs.Root}
+	if len(h.pools) == 1 {
+		s.Attr, s.Old = h.pools[0].attr, h.pools[0].old
+	} else {
+		for _, p := range h.pools {
+			s.Pools = append(s.Pools, poolSnap{Attr: p.attr, Old: p.old})
+		}
+	}
 	if h.file != nil {
 		f := *h.file
 		old, err := readBounded(f.Path, 1<<20)
@@ -124,10 +176,15 @@ func (h *Hugepages) Snapshot() (json.RawMessage, error) {
 	return json.Marshal(s)
 }
 
-// Apply writes the pool size and the persist file.
+// Apply writes the pool sizes, one pool after the other, and the persist file.
 func (h *Hugepages) Apply(ctx context.Context, out io.Writer) error {
-	if err := h.o.Sysfs.Write(h.attr, strconv.Itoa(h.o.Pages)); err != nil {
-		return err
+	for _, p := range h.pools {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := h.sysfs.Write(p.attr, strconv.Itoa(p.want)); err != nil {
+			return err
+		}
 	}
 	if h.file != nil {
 		if err := writeAtomicMode(h.file.Path, []byte(h.file.Content), 0o644); err != nil {
@@ -138,21 +195,29 @@ func (h *Hugepages) Apply(ctx context.Context, out io.Writer) error {
 	return nil
 }
 
-// Verify reads back what the kernel reserved: it may give fewer pages than asked (memory short
-// or fragmented), and then says so and fails.
+// Verify reads back what the kernel reserved in every pool: it may give fewer pages than asked
+// (memory short or fragmented, on that node), and then says so, pool by pool, and fails.
 func (h *Hugepages) Verify(ctx context.Context) (Outcome, error) {
-	got, err := h.o.Sysfs.Read(h.attr)
-	if err != nil {
-		return Outcome{}, err
+	var short, notes []string
+	for _, p := range h.pools {
+		got, err := h.sysfs.Read(p.attr)
+		if err != nil {
+			return Outcome{}, err
+		}
+		n, err := strconv.Atoi(got)
+		if err != nil {
+			return Outcome{}, fmt.Errorf("/%s reads %q", p.attr, got)
+		}
+		if n != p.want {
+			short = append(short, fmt.Sprintf("the kernel reserved %d of the %d %s pages asked for %s (was %d)", n, p.want, h.size, p.where, p.old))
+			continue
+		}
+		notes = append(notes, fmt.Sprintf("the kernel reserved %d %s pages for %s (was %d)", n, h.size, p.where, p.old))
 	}
-	n, err := strconv.Atoi(got)
-	if err != nil {
-		return Outcome{}, fmt.Errorf("/%s reads %q", h.attr, got)
+	if len(short) > 0 {
+		return Outcome{}, fmt.Errorf("%s: memory is short or fragmented; try fewer pages, or reserve them at boot", strings.Join(short, "; "))
 	}
-	if n != h.o.Pages {
-		return Outcome{}, fmt.Errorf("the kernel reserved %d of the %d %s pages asked for %s (was %d): memory is short or fragmented; try fewer pages, or reserve them at boot", n, h.o.Pages, h.o.Size, h.where, h.old)
-	}
-	return Outcome{OK: true, Notes: []string{fmt.Sprintf("the kernel reserved %d %s pages for %s (was %d)", n, h.o.Size, h.where, h.old)}}, nil
+	return Outcome{OK: true, Notes: notes}, nil
 }
 
 func undoHugepages(ctx context.Context, raw json.RawMessage, out io.Writer) error {
@@ -172,14 +237,38 @@ func undoHugepages(ctx context.Context, raw json.RawMessage, out io.Writer) erro
 		}
 		fmt.Fprintf(out, "  restored %s\n", f.Path)
 	}
+	pools := s.Pools
+	if s.Attr != "" {
+		pools = append(pools, poolSnap{Attr: s.Attr, Old: s.Old})
+	}
+	if len(pools) == 0 {
+		return fmt.Errorf("the record's snapshot names no huge page pool")
+	}
 	sys := sysfsAt(s.SysRoot)
-	if err := sys.Write(s.Attr, strconv.Itoa(s.Old)); err != nil {
-		return err
+	// Every pool is put back even when one fails; the errors are reported together.
+	var errs []error
+	for i := len(pools) - 1; i >= 0; i-- {
+		p := pools[i]
+		if !validPoolAttr(p.Attr) {
+			errs = append(errs, fmt.Errorf("the record's snapshot names %q, not a huge page pool", p.Attr))
+			continue
+		}
+		if err := sys.Write(p.Attr, strconv.Itoa(p.Old)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if got, _ := sys.Read(p.Attr); got != strconv.Itoa(p.Old) {
+			errs = append(errs, fmt.Errorf("/%s reads %s after writing %d back", p.Attr, got, p.Old))
+			continue
+		}
+		fmt.Fprintf(out, "  /%s is back at %d\n", p.Attr, p.Old)
 	}
-	got, _ := sys.Read(s.Attr)
-	if got != strconv.Itoa(s.Old) {
-		return fmt.Errorf("/%s reads %s after writing %d back", s.Attr, got, s.Old)
-	}
-	fmt.Fprintf(out, "  /%s is back at %d\n", s.Attr, s.Old)
-	return nil
+	return errors.Join(errs...)
+}
+
+// validPoolAttr reports whether a record's attribute is an nr_hugepages file of sysfs (a
+// damaged or forged record must not make a rollback write anywhere else).
+func validPoolAttr(a string) bool {
+	return filepath.Clean(a) == a && filepath.Base(a) == "nr_hugepages" && !strings.Contains(a, "..") &&
+		(strings.HasPrefix(a, "sys/kernel/mm/hugepages/") || strings.HasPrefix(a, "sys/devices/system/node/"))
 }
