@@ -134,7 +134,7 @@ func PerNodeBootAdvice(size string, pages map[int]int, release string) string {
 		}
 		return fmt.Sprintf("per-node pools have no boot-time sysctl, and %s takes only a total on the command line, spread evenly over the %d nodes "+
 			"(per-node counts such as hugepages=%s need Linux 5.16); to give every node at least the %d pages the largest needs: %s%d, "+
-			"or set the per-node pools after boot (this command, run by a boot-time unit)",
+			"or run this command with --apply at every boot, from a unit of your own",
 			what, len(nodes), strings.Join(per, ","), most, pre, most*len(nodes))
 	}
 }

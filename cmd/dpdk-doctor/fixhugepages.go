@@ -118,7 +118,11 @@ func planHugepagesForDPDK(g *globals, devices []string, mtu int, size string, pe
 	defer cancel()
 	in, _, err := planInput(ctx, f, devices, mtu)
 	if err != nil && len(devices) == 0 {
-		// No OVS dpdk ports (or no OVS): the devices already bound to DPDK drivers.
+		// No OVS dpdk port naming a PCI device (or no OVS): the devices bound to DPDK drivers.
+		why := "OVS has no dpdk port naming a PCI device"
+		if !strings.HasPrefix(err.Error(), "plan: no devices") {
+			why = fmt.Sprintf("OVS could not be read (%v)", err)
+		}
 		var bound []string
 		for _, d := range f.Devices.List {
 			if d.IsNetwork() && check.IsDPDKDriver(d.Driver) {
@@ -126,9 +130,9 @@ func planHugepagesForDPDK(g *globals, devices []string, mtu int, size string, pe
 			}
 		}
 		if len(bound) == 0 {
-			return nil, usageErr("fix hugepages --for-dpdk: no DPDK devices: name them with --device ADDR, add dpdk ports to OVS, or bind them to vfio-pci first (OVS: %v)", err)
+			return nil, usageErr("fix hugepages --for-dpdk: no DPDK devices: %s and no network device is bound to a DPDK driver; name them with --device ADDR", why)
 		}
-		fmt.Printf("OVS names no DPDK NIC (%v); sizing for the devices bound to DPDK drivers: %s\n", err, strings.Join(bound, ", "))
+		fmt.Printf("%s; sizing for the network devices bound to DPDK drivers: %s\n", why, strings.Join(bound, ", "))
 		in, _, err = planInput(ctx, f, bound, mtu)
 	}
 	if err != nil {
