@@ -61,6 +61,10 @@ func PlanHugepagesForDPDK(o HugepagesForDPDKOptions) (*Hugepages, error) {
 	for _, n := range needs {
 		wanted[n.Node] = true
 		attr, where, now, err := readPool(o.Sysfs, size, n.Node)
+		if err != nil && len(o.Input.Topology.Nodes) == 1 {
+			// A kernel without NUMA (no node directories): the one node's pool is the machine's.
+			attr, where, now, err = readPool(o.Sysfs, size, -1)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -364,3 +364,53 @@ func FuzzKernelAtLeast(f *testing.F) {
 		}
 	})
 }
+
+// TestHugepagesForDPDKNoNUMA: a kernel without NUMA node directories (one node, the NIC's
+// numa_node -1) sizes the machine's pool.
+func TestHugepagesForDPDKNoNUMA(t *testing.T) {
+	dir := t.TempDir()
+	for p, v := range map[string]string{
+		"sys/devices/system/cpu/online":                            "0-3\n",
+		"sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages":    "16\n",
+		"sys/bus/pci/devices/0000:03:00.0/numa_node":               "-1\n",
+		"sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages": "0\n",
+	} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(dir, p), []byte(v), 0o644)
+	}
+	r, err := host.Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo, err := plan.ReadTopology(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nic, err := plan.Device(r, "0000:03:00.0", 1500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := PlanHugepagesForDPDK(HugepagesForDPDKOptions{Size: "2M", Input: plan.Input{Topology: topo, NICs: []plan.NIC{nic}}, Sysfs: Sysfs{Root: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pl := strings.Join(h.Plan(), "\n"); h.Changes() != 1 || !strings.Contains(pl, "echo 632 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages   # 2M pages of the machine now: 16") {
+		t.Errorf("%d changes:\n%s", h.Changes(), pl)
+	}
+}
+
+// FuzzHugepagesCount: no value panics fix cmdline's check of hugepages=, and what it accepts
+// is a count or node:count pairs the kernel parses.
+func FuzzHugepagesCount(f *testing.F) {
+	for _, s := range []string{"512", "0:512,1:512", "0:", ":1", "1:2:3", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if !isHugepagesCount(v) {
+			return
+		}
+		if strings.Trim(v, "0123456789:,") != "" || strings.HasPrefix(v, ",") || strings.HasSuffix(v, ",") || strings.HasSuffix(v, ":") {
+			t.Errorf("accepted %q", v)
+		}
+	})
+}
