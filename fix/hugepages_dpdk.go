@@ -90,6 +90,11 @@ func PlanHugepagesForDPDK(o HugepagesForDPDKOptions) (*Hugepages, error) {
 		}
 		h.notes = append(h.notes, fmt.Sprintf("# NUMA node %d: no DPDK NIC and no DPDK thread: left alone", node))
 	}
+	for _, nic := range o.Input.NICs {
+		if !nic.NodeKnown {
+			h.notes = append(h.notes, fmt.Sprintf("# %s: the kernel reports no NUMA node (-1); taken as node 0, as plan does", nic.Addr))
+		}
+	}
 	if o.Persist {
 		return nil, fmt.Errorf("%w: --persist with --for-dpdk: %s", ErrBadOption, PerNodeBootAdvice(size, after, o.Release))
 	}
