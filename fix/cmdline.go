@@ -49,20 +49,6 @@ func FindRegenerate() ([]string, error) {
 	return nil, errors.New("no update-grub, grub2-mkconfig (/boot/grub2/grub.cfg) or grub-mkconfig (/boot/grub/grub.cfg) on this host")
 }
 
-// OtherBootTool names the distribution's own command-line tool when it, not the grub defaults
-// file, is the way to change the kernel command line: kernelstub (Pop!_OS, systemd-boot) or
-// grubby with BootLoaderSpec entries whose options do not come from the grub file. "" when the
-// grub file is the way.
-func OtherBootTool(grubFileExists bool) string {
-	if _, err := exec.LookPath("kernelstub"); err == nil {
-		return "kernelstub"
-	}
-	if _, err := exec.LookPath("grubby"); err == nil && !grubFileExists {
-		return "grubby"
-	}
-	return ""
-}
-
 // Cmdline edits GRUB_CMDLINE_LINUX in the grub defaults file, and regenerates the boot
 // configuration. The change takes effect at the next boot: Verify reports "pending reboot".
 type Cmdline struct {
