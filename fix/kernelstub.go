@@ -190,11 +190,7 @@ func (k *Kernelstub) Verify(ctx context.Context) (Outcome, error) {
 	if strings.Join(got, " ") != strings.Join(k.after, " ") {
 		return Outcome{}, fmt.Errorf("%s reads back kernel_options %q, want %q", k.path, strings.Join(got, " "), strings.Join(k.after, " "))
 	}
-	var want []string
-	for _, a := range k.o.Add {
-		want = append(want, a)
-	}
-	if runningHas(k.o.Running, want, k.o.Remove) {
+	if runningHas(k.o.Running, k.o.Add, k.o.Remove) {
 		return Outcome{OK: true, Notes: []string{"the running kernel has these options already"}}, nil
 	}
 	return Outcome{PendingReboot: true, Notes: []string{"kernel_options=" + dquote(strings.Join(got, " ")) + "; pending reboot"}}, nil
