@@ -148,7 +148,7 @@ func PlanGrubby(o GrubbyOptions) (*Grubby, error) {
 		}
 		if strings.Contains(" "+opts+" ", " $kernelopts ") {
 			return nil, fmt.Errorf("%s: the options come from $kernelopts in grubenv (RHEL 8 style), which dpdk-doctor does not edit; run: %s",
-				p, shellJoin([]string{"grubby", "--update-kernel=ALL", "--args=" + strings.Join(o.Add, " ")}))
+				p, shellJoin(grubbyArgv("grubby", o.Remove, o.Add)))
 		}
 		entryOpts = append(entryOpts, opts)
 	}
