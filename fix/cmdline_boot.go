@@ -84,6 +84,26 @@ func DetectBootloader(f BootFacts) (Bootloader, string, error) {
 	return "", "", fmt.Errorf("%w: this host has no grub defaults file, no kernelstub, and no grubby with BootLoaderSpec entries; give the grub file with --grub-file or the way with --bootloader", ErrBadOption)
 }
 
+// ErrNoBootTool: the way asked for needs a program this host does not have.
+var ErrNoBootTool = errors.New("not installed")
+
+// ChooseBootloader settles the way from --bootloader (auto, grub-file, grubby, kernelstub):
+// auto is the grub file when one was named (--grub-file), else DetectBootloader's choice. An
+// unknown way is ErrBadOption; a way whose program is missing, ErrNoBootTool.
+func ChooseBootloader(way string, grubFileGiven bool, f BootFacts) (Bootloader, string, error) {
+	switch b := Bootloader(way); {
+	case way == "auto" && grubFileGiven:
+		return BootGrubFile, "the grub file was given with --grub-file", nil
+	case way == "auto":
+		return DetectBootloader(f)
+	case b == BootGrubby && f.Grubby == "", b == BootKernelstub && f.Kernelstub == "":
+		return "", "", fmt.Errorf("--bootloader %s: %s is %w (give its path with --%s)", b, b, ErrNoBootTool, b)
+	case b == BootGrubFile || b == BootGrubby || b == BootKernelstub:
+		return b, "given with --bootloader", nil
+	}
+	return "", "", fmt.Errorf("%w: --bootloader %s: want auto, grub-file, grubby or kernelstub", ErrBadOption, shellJoin([]string{way}))
+}
+
 // GrubBLSCfg reports whether a grub defaults file sets GRUB_ENABLE_BLSCFG=true (quoted or not).
 func GrubBLSCfg(b []byte) bool {
 	on := false

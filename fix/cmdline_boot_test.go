@@ -75,3 +75,28 @@ func TestSameButOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestChooseBootloader: --bootloader overrides detection; --grub-file means the grub file; a
+// missing program and an unknown way are told apart.
+func TestChooseBootloader(t *testing.T) {
+	fedora := BootFacts{Grubby: "/usr/sbin/grubby", GrubFileExists: true, BLSCfg: true, BLSEntries: 2}
+	for _, c := range []struct {
+		way       string
+		grubGiven bool
+		want      Bootloader
+		err       error
+	}{
+		{"auto", false, BootGrubby, nil},
+		{"auto", true, BootGrubFile, nil},
+		{"grub-file", false, BootGrubFile, nil},
+		{"grubby", true, BootGrubby, nil},
+		{"kernelstub", false, "", ErrNoBootTool},
+		{"lilo", false, "", ErrBadOption},
+		{"", false, "", ErrBadOption},
+	} {
+		got, _, err := ChooseBootloader(c.way, c.grubGiven, fedora)
+		if got != c.want || !errors.Is(err, c.err) || (c.err == nil) != (err == nil) {
+			t.Errorf("%q %v: %q %v", c.way, c.grubGiven, got, err)
+		}
+	}
+}

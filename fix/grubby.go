@@ -167,6 +167,12 @@ func PlanGrubby(o GrubbyOptions) (*Grubby, error) {
 			args = append(args, w)
 		}
 	}
+	// Every word passed to grubby is checked, the pools it passes back included.
+	for _, w := range args {
+		if _, _, err := ParseKernelOption(w); err != nil {
+			return nil, fmt.Errorf("%s has %q, which would be passed back to grubby with the new options; correct it by hand first: %w", map[bool]string{true: kcmd, false: paths[len(paths)-1]}[kcmdExists], w, err)
+		}
+	}
 	g.want = args
 	g.argv = grubbyArgv(o.Program, o.Remove, args)
 	// The inverse: the words added go, and the reference's words of the managed names come back

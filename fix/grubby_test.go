@@ -331,3 +331,12 @@ func FuzzBLSOptions(f *testing.F) {
 		grubbyUpdateArgs(string(b), []string{"iommu", "intel_iommu=on"}, []string{"iommu=pt"})
 	})
 }
+
+// TestGrubbyChecksPassedBackPools: a pool already on the command line is passed back to grubby
+// with a new one; an invalid one there is refused, not written again.
+func TestGrubbyChecksPassedBackPools(t *testing.T) {
+	root := blsTree(t, "ro hugepagesz=3M hugepages=4", "ro")
+	if _, err := PlanGrubby(GrubbyOptions{Add: []string{"hugepagesz=1G", "hugepages=2"}, Root: root}); !errors.Is(err, ErrBadOption) || !strings.Contains(err.Error(), "hugepagesz=3M") {
+		t.Errorf("%v", err)
+	}
+}

@@ -52,19 +52,13 @@ func newFixCmdline(g *globals) *cobra.Command {
 			if g.root != "" && !cmd.Flags().Changed("grub-file") {
 				o.GrubFile = filepath.Join(g.root, fix.DefaultGrubFile)
 			}
-			way, why := fix.Bootloader(bootloader), "given with --bootloader"
 			facts := fix.GatherBootFacts(g.root, o.GrubFile, kernelstub, grubby, g.root == "" && !g.demo)
-			switch {
-			case bootloader == "auto" && cmd.Flags().Changed("grub-file"):
-				way, why = fix.BootGrubFile, "the grub file was given with --grub-file"
-			case bootloader == "auto":
-				if way, why, err = fix.DetectBootloader(facts); err != nil {
-					return inputErr(err)
-				}
-			case way == fix.BootGrubby && facts.Grubby == "", way == fix.BootKernelstub && facts.Kernelstub == "":
-				return &exitError{1, fmt.Errorf("--bootloader %s: %s is not installed (give its path with --%s)", way, way, way)}
-			case way != fix.BootGrubFile && way != fix.BootGrubby && way != fix.BootKernelstub:
-				return usageErr("--bootloader %s: want auto, grub-file, grubby or kernelstub", shellQuote([]string{bootloader}))
+			way, why, err := fix.ChooseBootloader(bootloader, cmd.Flags().Changed("grub-file"), facts)
+			if errors.Is(err, fix.ErrBadOption) {
+				return inputErr(err)
+			}
+			if err != nil {
+				return &exitError{1, err}
 			}
 			fmt.Printf("Boot configuration: %s (%s)\n", way, why)
 			var rem fix.Remedy
