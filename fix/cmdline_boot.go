@@ -247,8 +247,9 @@ func managedNames(add, remove []string) map[string]bool {
 	return m
 }
 
-// checkOptions validates --add and --remove as PlanCmdline does.
-func checkOptions(add, remove []string) error {
+// CheckKernelOptions validates --add (each by ParseKernelOption) and --remove (a managed name),
+// as every way of fix cmdline does before it reads anything.
+func CheckKernelOptions(add, remove []string) error {
 	if len(add) == 0 && len(remove) == 0 {
 		return fmt.Errorf("%w: give --add NAME=VALUE or --remove NAME", ErrBadOption)
 	}

@@ -120,7 +120,7 @@ func digitsPrefix(s string) string {
 // PlanGrubby reads the entries, /etc/kernel/cmdline and the grub file, and works out grubby's
 // command and what it will change, changing nothing. Every option is checked (ErrBadOption).
 func PlanGrubby(o GrubbyOptions) (*Grubby, error) {
-	if err := checkOptions(o.Add, o.Remove); err != nil {
+	if err := CheckKernelOptions(o.Add, o.Remove); err != nil {
 		return nil, err
 	}
 	if o.Program == "" {

@@ -73,7 +73,7 @@ func ReadKernelstubOptions(b []byte) ([]string, error) {
 
 // PlanKernelstub reads kernelstub's configuration and works out the command, changing nothing.
 func PlanKernelstub(o KernelstubOptions) (*Kernelstub, error) {
-	if err := checkOptions(o.Add, o.Remove); err != nil {
+	if err := CheckKernelOptions(o.Add, o.Remove); err != nil {
 		return nil, err
 	}
 	if o.Program == "" {

@@ -39,6 +39,9 @@ func newFixCmdline(g *globals) *cobra.Command {
 			if len(args) > 0 {
 				return usageErr("fix cmdline takes options as --add NAME=VALUE (got %s)", shellQuote(args))
 			}
+			if err := fix.CheckKernelOptions(o.Add, o.Remove); err != nil {
+				return inputErr(err)
+			}
 			if err := g.liveOnlyIf(apply, "change the kernel command line"); err != nil {
 				return err
 			}

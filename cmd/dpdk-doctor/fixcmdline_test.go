@@ -184,4 +184,8 @@ func TestFixCmdlineDetection(t *testing.T) {
 	if _, stderr, code := runBin(t, "fix", "cmdline", "--root", root, "--add", "iommu=pt"); code != 2 || !strings.Contains(stderr, "no grub defaults file") {
 		t.Errorf("nothing to edit: exit %d %s", code, stderr)
 	}
+	// The option is checked first: the error names it, whatever the host.
+	if _, stderr, code := runBin(t, "fix", "cmdline", "--root", root, "--add", "amd_iommu=on"); code != 2 || !strings.Contains(stderr, "amd_iommu=on") {
+		t.Errorf("amd_iommu=on on a host with no way: exit %d %s", code, stderr)
+	}
 }
