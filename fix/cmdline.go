@@ -150,7 +150,7 @@ func (c *Cmdline) Snapshot() (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(cmdlineSnapshot{Path: c.o.GrubFile, Content: string(c.old), Mode: uint32(st.Mode().Perm()), Regenerate: c.o.Regenerate})
+	return boundSnapshot(json.Marshal(cmdlineSnapshot{Path: c.o.GrubFile, Content: string(c.old), Mode: uint32(st.Mode().Perm()), Regenerate: c.o.Regenerate}))
 }
 
 // Apply writes the new file atomically (its mode kept) and regenerates the boot configuration.

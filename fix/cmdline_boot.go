@@ -2,6 +2,7 @@ package fix
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -212,6 +213,18 @@ func restoreKept(files []bootFile, managed map[string]bool) (restored, left []st
 		}
 	}
 	return restored, left, nil
+}
+
+// boundSnapshot refuses a snapshot that would make a record too large to read back (maxJournal,
+// with room for the plan): the run would not be undoable. Nothing has changed yet when it fails.
+func boundSnapshot(b []byte, err error) (json.RawMessage, error) {
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxJournal*3/4 {
+		return nil, fmt.Errorf("the files to keep for a rollback take %d bytes, more than a record holds (%d)", len(b), maxJournal*3/4)
+	}
+	return b, nil
 }
 
 // bootToolTimeout bounds one run of grubby or kernelstub.

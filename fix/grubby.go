@@ -277,7 +277,7 @@ func (g *Grubby) Snapshot() (json.RawMessage, error) {
 		}
 		s.Files = append(s.Files, k)
 	}
-	return json.Marshal(s)
+	return boundSnapshot(json.Marshal(s))
 }
 
 // Apply runs grubby.

@@ -340,3 +340,20 @@ func TestGrubbyChecksPassedBackPools(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+// TestGrubbySnapshotBounded: entries too large to keep in a record are refused before anything
+// changes (a record that cannot be read back could not be rolled back).
+func TestGrubbySnapshotBounded(t *testing.T) {
+	root := blsTree(t, "ro", "ro")
+	big := strings.Repeat("# a comment line of a very large entry\n", 2000)
+	os.WriteFile(filepath.Join(root, BLSDir, "0123abcd-6.1.0.conf"), []byte(big+"options ro\n"), 0o644)
+	orig := treeFiles(t, root)
+	g, err := PlanGrubby(GrubbyOptions{Add: []string{"iommu=pt"}, Program: "false", Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&Runner{StateDir: t.TempDir(), Out: &bytes.Buffer{}}).Run(context.Background(), g, true); err == nil || !strings.Contains(err.Error(), "nothing was changed") {
+		t.Errorf("%v", err)
+	}
+	sameFiles(t, "after the refusal", orig, treeFiles(t, root))
+}

@@ -152,7 +152,7 @@ func (k *Kernelstub) Snapshot() (json.RawMessage, error) {
 	if k.before == nil {
 		k.before = []string{}
 	}
-	return json.Marshal(kernelstubSnapshot{Undo: k.undo, Options: k.before, File: f})
+	return boundSnapshot(json.Marshal(kernelstubSnapshot{Undo: k.undo, Options: k.before, File: f}))
 }
 
 // Apply runs kernelstub.
