@@ -49,20 +49,6 @@ func FindRegenerate() ([]string, error) {
 	return nil, errors.New("no update-grub, grub2-mkconfig (/boot/grub2/grub.cfg) or grub-mkconfig (/boot/grub/grub.cfg) on this host")
 }
 
-// OtherBootTool names the distribution's own command-line tool when it, not the grub defaults
-// file, is the way to change the kernel command line: kernelstub (Pop!_OS, systemd-boot) or
-// grubby with BootLoaderSpec entries whose options do not come from the grub file. "" when the
-// grub file is the way.
-func OtherBootTool(grubFileExists bool) string {
-	if _, err := exec.LookPath("kernelstub"); err == nil {
-		return "kernelstub"
-	}
-	if _, err := exec.LookPath("grubby"); err == nil && !grubFileExists {
-		return "grubby"
-	}
-	return ""
-}
-
 // Cmdline edits GRUB_CMDLINE_LINUX in the grub defaults file, and regenerates the boot
 // configuration. The change takes effect at the next boot: Verify reports "pending reboot".
 type Cmdline struct {
@@ -164,7 +150,7 @@ func (c *Cmdline) Snapshot() (json.RawMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(cmdlineSnapshot{Path: c.o.GrubFile, Content: string(c.old), Mode: uint32(st.Mode().Perm()), Regenerate: c.o.Regenerate})
+	return boundSnapshot(json.Marshal(cmdlineSnapshot{Path: c.o.GrubFile, Content: string(c.old), Mode: uint32(st.Mode().Perm()), Regenerate: c.o.Regenerate}))
 }
 
 // Apply writes the new file atomically (its mode kept) and regenerates the boot configuration.
