@@ -2,8 +2,8 @@ package fix
 
 import (
 	"fmt"
-	"sort"
-	"strconv"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/dpdk-doctor/dpdk-doctor/plan"
@@ -108,57 +108,35 @@ func PlanHugepagesForDPDK(o HugepagesForDPDKOptions) (*Hugepages, error) {
 // before, hugepages=N is a total the kernel spreads evenly over all nodes, so it cannot say
 // per-node amounts.
 func PerNodeBootAdvice(size string, pages map[int]int, release string) string {
-	var nodes []int
-	total, most := 0, 0
+	var per []string
+	most := 0
+	want := map[int]uint64{}
 	for n, p := range pages {
-		nodes = append(nodes, n)
-		total += p
+		want[n] = uint64(p)
 		most = max(most, p)
 	}
-	sort.Ints(nodes)
-	var per []string
-	for _, n := range nodes {
+	for n := range slices.Values(slices.Sorted(maps.Keys(pages))) {
 		if pages[n] > 0 {
 			per = append(per, fmt.Sprintf("%d:%d", n, pages[n]))
 		}
 	}
-	pre := fmt.Sprintf("dpdk-doctor fix cmdline --add default_hugepagesz=%s --add hugepagesz=%s --add hugepages=", size, size)
-	even := true
-	for _, n := range nodes {
-		if pages[n] != pages[nodes[0]] {
-			even = false
-		}
-	}
+	value, exact := plan.BootHugepages(want, release)
+	cmd := fmt.Sprintf("dpdk-doctor fix cmdline --add default_hugepagesz=%s --add hugepagesz=%s --add hugepages=%s", size, size, value)
 	switch {
-	case even:
-		return fmt.Sprintf("per-node pools have no boot-time sysctl; every node gets the same %d pages, which the kernel command line gives as a total spread evenly over the %d nodes: %s%d",
-			most, len(nodes), pre, total)
-	case kernelAtLeast(release, 5, 16):
-		return fmt.Sprintf("per-node pools have no boot-time sysctl; this kernel (%s, Linux 5.16 or later) reserves them per node from the command line: %s%s",
-			release, pre, strings.Join(per, ","))
+	case exact && !strings.Contains(value, ":"):
+		return fmt.Sprintf("per-node pools have no boot-time sysctl; every node gets the same %d pages, which the kernel command line gives as a total spread evenly over the %d nodes: %s",
+			most, len(pages), cmd)
+	case exact:
+		return fmt.Sprintf("per-node pools have no boot-time sysctl; this kernel (%s, Linux 5.16 or later) reserves them per node from the command line: %s",
+			release, cmd)
 	default:
 		what := "this kernel"
 		if release != "" {
 			what += " (" + release + ")"
 		}
 		return fmt.Sprintf("per-node pools have no boot-time sysctl, and %s takes only a total on the command line, spread evenly over the %d nodes "+
-			"(per-node counts such as hugepages=%s need Linux 5.16); to give every node at least the %d pages the largest needs: %s%d, "+
+			"(per-node counts such as hugepages=%s need Linux 5.16); to give every node at least the %d pages the largest needs: %s, "+
 			"or run this command with --apply at every boot, from a unit of your own",
-			what, len(nodes), strings.Join(per, ","), most, pre, most*len(nodes))
+			what, len(pages), strings.Join(per, ","), most, cmd)
 	}
-}
-
-// kernelAtLeast reports whether a release ("5.15.0-91-generic") is major.minor or later; an
-// unreadable release is not.
-func kernelAtLeast(release string, major, minor int) bool {
-	f := strings.FieldsFunc(release, func(r rune) bool { return r == '.' || r == '-' || r == '+' || r == '_' })
-	if len(f) < 2 {
-		return false
-	}
-	ma, err1 := strconv.Atoi(f[0])
-	mi, err2 := strconv.Atoi(f[1])
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return ma > major || ma == major && mi >= minor
 }

@@ -345,26 +345,6 @@ func TestPerNodeBootAdvice(t *testing.T) {
 	}
 }
 
-func TestKernelAtLeast(t *testing.T) {
-	for rel, want := range map[string]bool{"5.16.0": true, "5.15.0-91-generic": false, "6.1.0-18-amd64": true, "4.19": false, "10.0": true, "": false, "5": false, "x.y": false, "5.16-rc1": true} {
-		if got := kernelAtLeast(rel, 5, 16); got != want {
-			t.Errorf("%q: %v", rel, got)
-		}
-	}
-}
-
-// FuzzKernelAtLeast: no release string panics the reader, and its answers are ordered.
-func FuzzKernelAtLeast(f *testing.F) {
-	for _, s := range []string{"5.15.0-91-generic", "6.1.0", "", "5.", "-1.-1"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		if kernelAtLeast(s, 5, 16) && !kernelAtLeast(s, 5, 15) {
-			t.Errorf("%q: at least 5.16 but not 5.15", s)
-		}
-	})
-}
-
 // TestHugepagesForDPDKNoNUMA: a kernel without NUMA node directories (one node, the NIC's
 // numa_node -1) sizes the machine's pool.
 func TestHugepagesForDPDKNoNUMA(t *testing.T) {

@@ -83,6 +83,7 @@ type Input struct {
 	HugePages   map[Key]uint64    // pages present now, per node and size
 	Current     map[string]string // OVS other_config now; nil when OVS is not known
 	PMDCores    int               // physical cores for PMDs on each NIC node; 0 means 1
+	Release     string            // the kernel release: whether hugepages= takes per-node counts
 }
 
 // Key is a huge page pool: a node and a page size.
@@ -394,21 +395,13 @@ func (p *Plan) kernel(in Input, isolated []int) {
 	if p.PageSizeKB == 1<<20 {
 		size = "1G"
 	}
-	var total uint64
-	per := []string{}
-	even := true
-	for i, n := range p.Nodes {
-		total += n.Pages
-		per = append(per, fmt.Sprintf("%d:%d", n.Node, n.Pages))
-		if i > 0 && n.Pages != p.Nodes[0].Pages {
-			even = false
-		}
+	pages := map[int]uint64{}
+	for _, n := range p.Nodes {
+		pages[n.Node] = n.Pages
 	}
-	hp := fmt.Sprintf("hugepages=%d", total)
-	if !even {
-		// Per-node boot reservation (Linux 5.7 and later); an even split is the default.
-		hp = "hugepages=" + strings.Join(per, ",")
-	}
+	// One rule with fix hugepages' boot advice: per node only where the kernel reads it.
+	v, _ := BootHugepages(pages, in.Release)
+	hp := "hugepages=" + v
 	want := []string{"default_hugepagesz=" + size, "hugepagesz=" + size, hp}
 	have := func(kv string) bool {
 		k, v, _ := strings.Cut(kv, "=")

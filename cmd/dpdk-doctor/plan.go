@@ -130,7 +130,7 @@ func planInput(ctx context.Context, f *check.Facts, args []string, mtu int) (*pl
 		return nil, "", inputErr(err)
 	}
 	in := &plan.Input{Topology: topo, Cmdline: f.Cmdline, Pdpe1GB: f.CPU.Flags["pdpe1gb"], IOMMUOn: f.IOMMU.KernelOn(),
-		IOMMUVendor: "intel", HugePages: map[plan.Key]uint64{}}
+		IOMMUVendor: "intel", HugePages: map[plan.Key]uint64{}, Release: f.Release}
 	if f.CPU.Vendor == "AuthenticAMD" || f.IOMMU.FirmwareTable == "IVRS" {
 		in.IOMMUVendor = "amd"
 	}
