@@ -39,8 +39,8 @@ func checkHugepages(f *Facts) []Finding {
 		pool.Explanation = "DPDK (and OVS-DPDK's dpdk-socket-mem) allocates its packet buffers from huge pages; with none " +
 			"reserved, EAL initialisation fails (\"EAL: No free hugepages reported\")."
 		pool.Remedy = []string{
-			"echo 1024 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages   # now, 2 GiB of 2M pages",
-			"# and at boot, on the kernel command line: default_hugepagesz=1G hugepagesz=1G hugepages=8 (or hugepagesz=2M hugepages=1024)",
+			"dpdk-doctor fix hugepages --for-dpdk   # each NIC's NUMA node gets what plan sizes for it",
+			"# or a pool of your own size, now and at boot: dpdk-doctor fix hugepages --size 2M --pages 1024 --persist",
 		}
 	} else {
 		pool.Severity = OK
@@ -86,7 +86,7 @@ func checkHugepages(f *Facts) []Finding {
 				fd.Summary = fmt.Sprintf("NUMA node %d has no free huge pages, but %s sit on it", n, list(nodes[n]))
 				fd.Explanation = "DPDK allocates a port's queues and buffers on the port's own NUMA node; without free huge pages " +
 					"there, the port fails to start or runs across the interconnect."
-				fd.Remedy = []string{fmt.Sprintf("echo 1024 > /sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages", n)}
+				fd.Remedy = []string{"dpdk-doctor fix hugepages --for-dpdk --device " + strings.Join(nodes[n], " --device ")}
 			} else {
 				fd.Severity = OK
 				fd.Summary = fmt.Sprintf("NUMA node %d has %s of free huge pages for %s", n, mib(nfree), list(nodes[n]))
