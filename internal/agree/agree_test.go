@@ -33,11 +33,12 @@ func gather(t *testing.T, tree string, devs ...string) *check.Facts {
 	return f
 }
 
-// TestOneReaderDisagrees: the readers agree on a locked NIC (slot 2 of the seed's DL360e) and an
-// unlocked one (the bridge-scope tree's NIC outside the scope); then each reader's answer in
-// turn is changed to the other one's, and the comparison names that reader.
+// TestOneReaderDisagrees: the readers agree on a locked NIC (slot 2 of the seed's DL360e, on
+// vfio-pci), a locked on-board one (on igb) and an unlocked one (the bridge-scope tree's NIC
+// outside the scope); then each reader's answer in turn is changed to the opposite, and the
+// comparison must notice.
 func TestOneReaderDisagrees(t *testing.T) {
-	for _, c := range []struct{ tree, dev string }{{"dl360e-gen8", "0000:03:00.0"}, {"bridge-scope", "0000:02:00.0"}} {
+	for _, c := range []struct{ tree, dev string }{{"dl360e-gen8", "0000:03:00.0"}, {"dl360e-gen8", "0000:02:00.1"}, {"bridge-scope", "0000:02:00.0"}} {
 		f := gather(t, c.tree, c.dev)
 		a, _ := pci.ParseAddress(c.dev)
 		d := f.Devices.Get(a)
