@@ -10,7 +10,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 	"github.com/dpdk-doctor/dpdk-doctor/fix"
@@ -29,6 +31,8 @@ const (
 	ovsSection     = "ovs-show" // `ovs show --json` on that tree, which carries OVSSnapshot
 	guestCapture   = "/tmp/cap"
 	guestState     = "/tmp/fix-state" // fix's state directory in the guest (dry runs write nothing there)
+	readersStart   = "readers-start"  // the guest's uptime before the reader steps
+	readersEnd     = "readers-end"    // and after them
 )
 
 func fixRMRRSection(dev string) string { return "fix-rmrr-" + dev }
@@ -36,6 +40,7 @@ func fixBindSection(dev string) string { return "fix-bind-" + dev }
 
 // readerSteps adds the steps behind Scenario.Readers to sc.
 func readerSteps(sc *Script, devs []string) {
+	sc.Step(readersStart, "cat /proc/uptime")
 	sc.Step(captureSection, "sh -c 'dpdk-doctor capture "+guestCapture+" && tar -C "+guestCapture+" -czf - .'")
 	for _, d := range devs {
 		sc.Step(fixRMRRSection(d), "dpdk-doctor fix rmrr "+d+" --state-dir "+guestState)
@@ -44,6 +49,25 @@ func readerSteps(sc *Script, devs []string) {
 	// The guest has no OVS: the OVS reader explains the failing dpdk ports of OVSSnapshot, which
 	// the initramfs holds where capture finds a tree's OVS snapshot, on the tree just captured.
 	sc.Step(ovsSection, "dpdk-doctor ovs show --json --root "+guestCapture)
+	sc.Step(readersEnd, "cat /proc/uptime")
+}
+
+// ReadersTime is how long the reader steps took in the guest (its uptime before and after
+// them), 0 when the boot did not say.
+func ReadersTime(res *Result) time.Duration {
+	up := func(name string) float64 {
+		f := strings.Fields(string(res.Sections[name].Stdout))
+		if len(f) == 0 {
+			return 0
+		}
+		v, _ := strconv.ParseFloat(f[0], 64)
+		return v
+	}
+	a, b := up(readersStart), up(readersEnd)
+	if a == 0 || b < a {
+		return 0
+	}
+	return time.Duration((b - a) * float64(time.Second))
 }
 
 // OVSSnapshot is the OVS state the guest's initramfs carries (at ovs.SnapshotFile): one bridge
