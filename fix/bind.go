@@ -12,9 +12,7 @@ import (
 	"strings"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
-	"github.com/dpdk-doctor/dpdk-doctor/dmar"
 	"github.com/dpdk-doctor/dpdk-doctor/iommu"
-	"github.com/dpdk-doctor/dpdk-doctor/kmsg"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 )
 
@@ -164,15 +162,10 @@ func PlanBind(f *check.Facts, o BindOptions) (*Bind, error) {
 func refusal(f *check.Facts, m *pci.Device, o BindOptions) string {
 	a := m.Address.String()
 	if o.Driver == "vfio-pci" {
-		locked := f.RMRR[m.Address].State == dmar.Locked
-		for _, e := range f.Events {
-			if (e.Kind == kmsg.RMRRIneligible || e.Kind == kmsg.RMRRIdentity) && e.Device == a {
-				locked = true
-			}
-		}
-		if locked {
+		// The verdict decides, as it does for check: its lock and whether `fix rmrr` helps.
+		if x := f.Judged(m); x.Lock.Locked() {
 			how := "see `dpdk-doctor check --device " + a + "` for what frees it"
-			if f.Platform.Vendor == "HPE" {
+			if x.Conrep {
 				how = "free it first with `dpdk-doctor fix rmrr " + a + "`"
 			}
 			return a + " is RMRR-locked, so the kernel refuses it to VFIO: " + how

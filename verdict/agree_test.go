@@ -1,7 +1,6 @@
 package verdict_test
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,10 +8,9 @@ import (
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 	"github.com/dpdk-doctor/dpdk-doctor/dmar"
-	"github.com/dpdk-doctor/dpdk-doctor/fix"
 	"github.com/dpdk-doctor/dpdk-doctor/host"
+	"github.com/dpdk-doctor/dpdk-doctor/internal/agree"
 	"github.com/dpdk-doctor/dpdk-doctor/internal/testhost"
-	"github.com/dpdk-doctor/dpdk-doctor/ovs"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 	"github.com/dpdk-doctor/dpdk-doctor/verdict"
 )
@@ -38,92 +36,17 @@ func gather(t *testing.T, tree string) *check.Facts {
 	return f
 }
 
-// answers is what each reader of the verdict says about one device's firmware-region lock.
-type answers struct {
-	checkSev     check.Severity // device.rmrr
-	checkConrep  bool           // device.rmrr offers `fix rmrr`
-	rows         string         // devices --json rmrr
-	ovsLocked    bool           // the explanation of a failing dpdk port on it blames a lock
-	ovsConrep    bool           // ... and offers `fix rmrr`
-	fixErr       error          // fix rmrr's plan
-	fixSkipped   bool           // fix rmrr: nothing to fix
-	driverLocked bool           // device.driver mentions the lock
+// agreeWith checks that every reader's answer follows the verdict x.
+func agreeWith(t *testing.T, tree string, x *verdict.Device, ans agree.Answers) {
+	t.Helper()
+	for _, d := range agree.Disagreements(x, ans) {
+		t.Errorf("%s %s: %s", tree, x.Device.Address, d)
+	}
 }
 
-func ask(t *testing.T, f *check.Facts, d *pci.Device) answers {
+func ask(t *testing.T, f *check.Facts, d *pci.Device) agree.Answers {
 	t.Helper()
-	a := d.Address.String()
-	var ans answers
-	for _, fd := range check.Run(f) {
-		if fd.Subject != a {
-			continue
-		}
-		switch fd.ID {
-		case "device.rmrr":
-			ans.checkSev = fd.Severity
-			ans.checkConrep = strings.Contains(strings.Join(fd.Remedy, "\n"), "dpdk-doctor fix rmrr")
-		case "device.driver":
-			ans.driverLocked = strings.Contains(fd.Summary, "-locked")
-		}
-	}
-	ids, _ := pci.ParseIDs(nil)
-	al, _ := pci.ParseAliases(nil)
-	for _, r := range check.DeviceRows(f, ids, al, true) {
-		if r.Address == a {
-			ans.rows = r.RMRR
-		}
-	}
-	i := &ovs.Interface{Name: "dpdk0", Type: "dpdk", Options: map[string]string{"dpdk-devargs": a},
-		Error: "Error attaching device '" + a + "' to DPDK"}
-	e := ovs.Explain(nil, nil, i, f)
-	ans.ovsLocked = strings.Contains(e.Cause, "-locked")
-	ans.ovsConrep = strings.Contains(strings.Join(e.Remedy, "\n"), "dpdk-doctor fix rmrr")
-	p, err := fix.PlanRMRR(f, fix.RMRROptions{Devices: []pci.Address{d.Address}, StateDir: t.TempDir(), Conrep: "/nonexistent/conrep"})
-	ans.fixErr = err
-	ans.fixSkipped = err == nil && len(p.Skipped) > 0
-	return ans
-}
-
-// agree checks that every reader's answer follows the verdict x.
-func agree(t *testing.T, tree string, x *verdict.Device, ans answers) {
-	t.Helper()
-	a := x.Device.Address.String()
-	locked := x.Lock.Locked()
-	if (ans.checkSev == check.Fail) != locked {
-		t.Errorf("%s %s: verdict locked=%v, check device.rmrr %s", tree, a, locked, ans.checkSev)
-	}
-	if ans.rows != string(x.Lock.State) {
-		t.Errorf("%s %s: verdict %s, devices rmrr %q", tree, a, x.Lock.State, ans.rows)
-	}
-	if ans.ovsLocked != locked {
-		t.Errorf("%s %s: verdict locked=%v, ovs explanation blames a lock: %v", tree, a, locked, ans.ovsLocked)
-	}
-	if ans.driverLocked != locked && x.Device.Driver != "" && !check.IsDPDKDriver(x.Device.Driver) &&
-		x.Device.Driver != "mlx5_core" && x.Device.Driver != "mlx4_core" {
-		t.Errorf("%s %s: verdict locked=%v, device.driver says locked: %v", tree, a, locked, ans.driverLocked)
-	}
-	if ans.checkConrep != x.Conrep || ans.ovsConrep != x.Conrep {
-		t.Errorf("%s %s: verdict conrep=%v (%s), check offers fix rmrr: %v, ovs: %v", tree, a, x.Conrep, x.ConrepWhyNot, ans.checkConrep, ans.ovsConrep)
-	}
-	switch {
-	case x.Lock.State == dmar.Unknown || locked && x.Lock.Kind == verdict.RMRR && x.Lock.RMRR.State == dmar.Unknown:
-		if !errors.Is(ans.fixErr, fix.ErrCannotTell) {
-			t.Errorf("%s %s: verdict unknown, fix rmrr: %v", tree, a, ans.fixErr)
-		}
-	case !locked:
-		if !ans.fixSkipped {
-			t.Errorf("%s %s: verdict %s, fix rmrr does not say nothing to fix (err %v)", tree, a, x.Lock.State, ans.fixErr)
-		}
-	case x.Conrep:
-		// conrep is absent here: the plan fails for want of the tool, never as not applicable.
-		if ans.fixErr == nil || errors.Is(ans.fixErr, fix.ErrNotApplicable) {
-			t.Errorf("%s %s: verdict says conrep helps, fix rmrr: %v", tree, a, ans.fixErr)
-		}
-	default:
-		if !errors.Is(ans.fixErr, fix.ErrNotApplicable) {
-			t.Errorf("%s %s: verdict says conrep cannot help (%s), fix rmrr: %v", tree, a, x.ConrepWhyNot, ans.fixErr)
-		}
-	}
+	return agree.Ask(f, d, t.TempDir())
 }
 
 // TestReadersAgree: on every device of every test tree, check's device.rmrr, the devices rmrr
@@ -134,7 +57,7 @@ func TestReadersAgree(t *testing.T) {
 	for _, tree := range testhost.Names {
 		f := gather(t, tree)
 		for _, d := range f.Devices.List {
-			agree(t, tree, f.Judged(d), ask(t, f, d))
+			agreeWith(t, tree, f.Judged(d), ask(t, f, d))
 			n++
 		}
 	}
@@ -144,27 +67,50 @@ func TestReadersAgree(t *testing.T) {
 }
 
 // TestReadersDoNotRecompute changes the verdict after Gather, both ways, and checks that every
-// reader follows it: one that decided again from the host's facts would not.
+// reader follows it: one that decided again from the host's facts would not. The whole IOMMU
+// group is changed at once, as the verdict locks groups whole (VFIO takes whole groups).
 func TestReadersDoNotRecompute(t *testing.T) {
 	for _, tree := range []string{"dl360e-gen8", "bridge-scope", "amd-ivmd-6.12", "amd-ivmd-6.1", "shared-group"} {
 		f := gather(t, tree)
 		for _, d := range f.Devices.List {
-			x := f.Judged(d)
-			was := *x
-			flip := *x
-			if x.Lock.Locked() {
-				flip.Lock.State, flip.Remedies, flip.Conrep = dmar.Clear, nil, false
-				flip.Lock.Regions, flip.Lock.Logged = nil, nil
-			} else {
-				flip.Lock.State = dmar.Locked
-				flip.Remedies = []verdict.Remedy{{ID: "move-slot", Text: "# or move it"}}
-				flip.Conrep, flip.ConrepWhyNot = false, "tampered"
+			lock := !f.Judged(d).Lock.Locked()
+			group := []*pci.Device{d}
+			if d.IOMMUGroup >= 0 {
+				group = f.Devices.Group(d.IOMMUGroup)
 			}
-			f.Verdict.Devices[d.Address] = &flip
-			agree(t, tree+" (tampered)", &flip, ask(t, f, d))
-			f.Verdict.Devices[d.Address] = &was
+			was := map[pci.Address]*verdict.Device{}
+			for _, m := range group {
+				was[m.Address] = f.Judged(m)
+				f.Verdict.Devices[m.Address] = tamper(f.Verdict.Host, f.Judged(m), lock)
+			}
+			agreeWith(t, tree+" (tampered)", f.Judged(d), ask(t, f, d))
+			for a, x := range was {
+				f.Verdict.Devices[a] = x
+			}
 		}
 	}
+}
+
+// tamper returns a copy of x locked or cleared, with the remedies and bindability to match.
+func tamper(h verdict.Host, x *verdict.Device, lock bool) *verdict.Device {
+	flip := *x
+	flip.BindWhyNot = nil
+	for _, w := range x.BindWhyNot {
+		if !strings.Contains(w, " locks it") {
+			flip.BindWhyNot = append(flip.BindWhyNot, w)
+		}
+	}
+	if lock {
+		flip.Lock.State = dmar.Locked
+		flip.Remedies = []verdict.Remedy{{ID: "move-slot", Text: "# or move it"}}
+		flip.Conrep, flip.ConrepWhyNot = false, "tampered"
+		flip.BindWhyNot = append(flip.BindWhyNot, "an "+x.Lock.Kind+" locks it (tampered)")
+	} else {
+		flip.Lock.State, flip.Remedies, flip.Conrep = dmar.Clear, nil, false
+		flip.Lock.Regions, flip.Lock.Logged = nil, nil
+	}
+	flip.Bindable = len(flip.BindWhyNot) == 0 && h.VFIO && !x.Active
+	return &flip
 }
 
 // TestReadersAgreeWithoutDMAR: with no DMAR table to read (the issue's first reproduction),
@@ -193,5 +139,5 @@ func TestReadersAgreeWithoutDMAR(t *testing.T) {
 	if !x.Lock.Locked() || x.Conrep {
 		t.Fatalf("the kernel log's refusal: want locked, without conrep (no table says which RMRR), got %s conrep=%v (%s)", x.Lock.State, x.Conrep, x.ConrepWhyNot)
 	}
-	agree(t, "dl360e-gen8 without DMAR", x, ask(t, f, d))
+	agreeWith(t, "dl360e-gen8 without DMAR", x, ask(t, f, d))
 }

@@ -11,8 +11,9 @@ import (
 
 // Scenario is one truth test: a machine, its firmware's RMRRs, a kernel command line, and the
 // devices handed to vfio-pci and probed. In the guest, `dpdk-doctor devices --json` and
-// `check --json` give dpdk-doctor's verdict before any attach; `dpdk-doctor probe --json`
-// then asks the kernel by a real VFIO attach.
+// `check --json` give dpdk-doctor's verdict before any attach, a capture of the guest and the
+// other readers' dry runs (fix rmrr, fix bind, ovs show) let Readers compare every reader with
+// that verdict; `dpdk-doctor probe --json` then asks the kernel by a real VFIO attach.
 type Scenario struct {
 	Name    string
 	About   string   // what it shows, one sentence
@@ -69,6 +70,7 @@ func (s Scenario) Script() string {
 	}
 	sc.Step("devices", "dpdk-doctor devices --json --all")
 	sc.Step("check", checkArgs)
+	readerSteps(&sc, devs)
 	sc.Step("regions", "sh -c 'for g in /sys/kernel/iommu_groups/*; do [ -e $g ] && echo ${g##*/}: $(ls $g/devices) && cat $g/reserved_regions; done'")
 	for _, d := range s.Hold {
 		// fd 3 of the init shell keeps the group open, as QEMU or a DPDK application would.
@@ -110,7 +112,11 @@ func (s Scenario) Initrd(ctx context.Context, cache string, k *Kernel, bin []byt
 			return nil, err
 		}
 	}
-	rd, err := Initramfs{Kernel: k, Modules: s.Modules, Init: s.Script(), Files: map[string][]byte{"bin/dpdk-doctor": bin}}.Build(ctx)
+	snap, err := OVSSnapshot(s.probed())
+	if err != nil {
+		return nil, err
+	}
+	rd, err := Initramfs{Kernel: k, Modules: s.Modules, Init: s.Script(), Files: map[string][]byte{"bin/dpdk-doctor": bin, snap.Path: snap.Data}}.Build(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -73,6 +73,7 @@ func TestTruth(t *testing.T) {
 					}
 					t.Logf("boot to result: %v", res.Elapsed.Round(time.Second))
 					checkScenario(t, s, k.Name, res, got)
+					checkReaders(t, s, res)
 					mu.Lock()
 					rows = append(rows, got...)
 					times = append(times, timing{s.Name, k.Name, res.Elapsed})
@@ -148,6 +149,26 @@ func checkScenario(t *testing.T, s Scenario, kernel string, res *Result, rows []
 			t.Errorf("%s: physical slot %q in the guest, want %q", dev, got, want)
 		}
 	}
+}
+
+// checkReaders asks every reader of the verdict about every device of the tree captured in the
+// guest, and reads the guest's own readers' answers about each probed device: all must give the
+// verdict's answer (internal/agree).
+func checkReaders(t *testing.T, s Scenario, res *Result) {
+	t.Helper()
+	ag, err := s.Readers(res, t.TempDir())
+	if err != nil {
+		t.Errorf("the readers' agreement: %v", err)
+		return
+	}
+	for _, p := range ag.Problems {
+		t.Errorf("readers disagree: %s", p)
+	}
+	if ag.Devices == 0 || ag.Probed != len(s.probed()) {
+		t.Errorf("the readers were asked about %d devices of the captured tree and %d probed devices (want %d)", ag.Devices, ag.Probed, len(s.probed()))
+	}
+	t.Logf("readers: asked about the %d devices of the guest's captured tree and, through the guest's own commands, its %d probed devices: %d disagreements (the guest's reader steps took %v)",
+		ag.Devices, ag.Probed, len(ag.Problems), ReadersTime(res).Round(100*time.Millisecond))
 }
 
 // keep writes a boot's sections and console into dir, for a person to read.
