@@ -60,6 +60,9 @@ func Parse(b []byte) []Line {
 		}
 		out = append(out, Line{N: n, Time: t, Text: s})
 	}
+	if len(out) == 0 {
+		return nil
+	}
 	return out
 }
 
