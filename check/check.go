@@ -106,9 +106,9 @@ type Options struct {
 // Gather reads every fact the checks need from r. It fails only when the host cannot be read at
 // all or a requested device is not there; a fact that is missing is left for a check to judge.
 //
-// The kernel log, the network interfaces and the PCI devices are read at the same time as the
-// rest (they take most of the time and depend on nothing else); errors are reported in the order
-// of a sequential read.
+// The kernel log, the network interfaces, the PCI devices and (on the live host) the PCI ID
+// database are read at the same time as the rest (they take most of the time and depend on
+// nothing else); errors are reported in the order of a sequential read.
 func Gather(r host.Root, o Options) (*Facts, error) {
 	f := &Facts{Root: r}
 	var wg sync.WaitGroup
@@ -134,6 +134,9 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 		}
 	})
 	wg.Go(func() { f.Devices, pciErr = pci.Read(r) })
+	if r.IsLive() {
+		wg.Go(func() { pci.ReadIDs(r) }) // read once per process: the report's names come from it
+	}
 	err := f.gatherHost(r)
 	wg.Wait()
 	for _, e := range []error{err, pciErr, logErr} {
