@@ -195,7 +195,11 @@ func (f *Facts) gatherHost(r host.Root) error {
 		f.IVRS, f.IVRSErr = ivrs.Read(r)
 	}
 	f.Release, _ = r.ReadString("proc/sys/kernel/osrelease")
-	f.Platform = platform.Read(r)
+	if f.CPUErr == nil {
+		f.Platform = platform.ReadWithCPUFlags(r, f.CPU.Flags) // proc/cpuinfo once
+	} else {
+		f.Platform = platform.Read(r)
+	}
 	return nil
 }
 
