@@ -95,9 +95,10 @@ func kernelConfig(r host.Root, release, option string) (value, file string) {
 	sc := bufio.NewScanner(text)
 	sc.Buffer(make([]byte, 4096), 1<<20)
 	value = "n"
+	prefix := []byte(option + "=")
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), option+"="); ok {
-			value = v
+		if v, ok := bytes.CutPrefix(sc.Bytes(), prefix); ok {
+			value = string(v)
 		}
 	}
 	if sc.Err() != nil {

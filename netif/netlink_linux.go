@@ -16,7 +16,10 @@ import (
 // routes of every table as proc/net/ipv6_route does.
 func readNetlink() (*facts, error) {
 	f := &facts{}
-	rt, err := dialNetlink(unix.NETLINK_ROUTE)
+	// A dump message is at most 32 KiB (the kernel's largest netlink dump buffer); both
+	// sockets share one buffer.
+	buf := make([]byte, 32<<10)
+	rt, err := dialNetlink(unix.NETLINK_ROUTE, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +228,7 @@ func readNetlink() (*facts, error) {
 		return nil, fmt.Errorf("netlink: routes: %w", err)
 	}
 
-	diag, err := dialNetlink(unix.NETLINK_SOCK_DIAG)
+	diag, err := dialNetlink(unix.NETLINK_SOCK_DIAG, buf)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +281,7 @@ type nlSocket struct {
 	buf []byte
 }
 
-func dialNetlink(proto int) (*nlSocket, error) {
+func dialNetlink(proto int, buf []byte) (*nlSocket, error) {
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
 	if err != nil {
 		return nil, fmt.Errorf("netlink socket: %w", err)
@@ -287,7 +290,7 @@ func dialNetlink(proto int) (*nlSocket, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("netlink bind: %w", err)
 	}
-	return &nlSocket{fd: fd, buf: make([]byte, 64<<10)}, nil
+	return &nlSocket{fd: fd, buf: buf}, nil
 }
 
 func (s *nlSocket) close() { unix.Close(s.fd) }
