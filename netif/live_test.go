@@ -121,6 +121,17 @@ func sshSessions(t *testing.T) bool {
 		}
 	}()
 	for _, to := range []string{"10.231.7.1:22", "[2001:db8:77::1]:22"} {
+		// The kernel adds an address's local route when the link comes up: wait for it, so
+		// that the connection stays on this host.
+		ip := net.ParseIP(strings.Trim(strings.TrimSuffix(to, ":22"), "[]"))
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			if rs, err := netlink.RouteGet(ip); err == nil && len(rs) > 0 && rs[0].Type == unix.RTN_LOCAL {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no local route to %s", ip)
+			}
+		}
 		c, err := net.DialTimeout("tcp", to, 2*time.Second)
 		if err != nil {
 			t.Fatalf("connecting to our own listener at %s: %v", to, err)
