@@ -84,6 +84,7 @@ func testLinks(t *testing.T) {
 	must("up", netlink.LinkSetUp(lb))
 	route := func(r *netlink.Route) {
 		t.Helper()
+		netlink.RouteDel(r) // left by an interrupted run (the others went with their links)
 		must("route "+r.String(), netlink.RouteAdd(r))
 		t.Cleanup(func() { netlink.RouteDel(r) })
 	}
