@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"sync"
 
 	"github.com/dpdk-doctor/dpdk-doctor/cmdline"
 	"github.com/dpdk-doctor/dpdk-doctor/cpu"
@@ -104,52 +105,45 @@ type Options struct {
 
 // Gather reads every fact the checks need from r. It fails only when the host cannot be read at
 // all or a requested device is not there; a fact that is missing is left for a check to judge.
+//
+// The kernel log, the network interfaces, the PCI devices and (on the live host) the PCI ID
+// database are read at the same time as the rest (they take most of the time and depend on
+// nothing else); errors are reported in the order of a sequential read.
 func Gather(r host.Root, o Options) (*Facts, error) {
 	f := &Facts{Root: r}
-	f.Cmdline = cmdline.Read(r)
-	f.CPU, f.CPUErr = cpu.Read(r)
-	var err error
-	if f.IOMMU, err = iommu.Read(r); err != nil {
-		return nil, err
-	}
-	if f.Hugepages, err = hugepages.Read(r, f.Cmdline); err != nil {
-		return nil, err
-	}
-	if f.Devices, err = pci.Read(r); err != nil {
-		return nil, err
-	}
-	if b, err := r.ReadFile(iommu.DMARTable); err == nil {
-		f.DMAR, f.DMARErr = dmar.Parse(b)
-		if f.DMARErr != nil {
-			f.DMAR = nil
+	var wg sync.WaitGroup
+	var pciErr, logErr error
+	wg.Go(func() {
+		var log []byte
+		log, f.LogSource, logErr = r.KernelLog()
+		if errors.Is(logErr, fs.ErrPermission) {
+			f.LogErr, logErr = logErr, nil
 		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		f.DMARErr = err
+		if logErr == nil {
+			f.Log = kmsg.Parse(log)
+			f.Events = kmsg.Events(f.Log)
+		}
+	})
+	wg.Go(func() {
+		ssh := o.SSHConnection
+		if ssh == "" && r.IsLive() {
+			ssh = os.Getenv("SSH_CONNECTION")
+		}
+		if f.Net, f.NetErr = netif.Read(r, netif.Options{SSHConnection: ssh}); f.NetErr != nil {
+			f.Net = &netif.Info{Links: map[string]*netif.Link{}}
+		}
+	})
+	wg.Go(func() { f.Devices, pciErr = pci.Read(r) })
+	if r.IsLive() {
+		wg.Go(func() { pci.ReadIDs(r) }) // read once per process: the report's names come from it
 	}
-	if f.DMAR != nil {
-		f.rmrrCount = len(f.DMAR.RMRRs())
+	err := f.gatherHost(r)
+	wg.Wait()
+	for _, e := range []error{err, pciErr, logErr} {
+		if e != nil {
+			return nil, e
+		}
 	}
-	if f.IOMMU.FirmwareTable == "IVRS" {
-		f.IVRS, f.IVRSErr = ivrs.Read(r)
-	}
-	f.Release, _ = r.ReadString("proc/sys/kernel/osrelease")
-	f.Platform = platform.Read(r)
-	ssh := o.SSHConnection
-	if ssh == "" && r.IsLive() {
-		ssh = os.Getenv("SSH_CONNECTION")
-	}
-	if f.Net, f.NetErr = netif.Read(r, netif.Options{SSHConnection: ssh}); f.NetErr != nil {
-		f.Net = &netif.Info{Links: map[string]*netif.Link{}}
-	}
-	log, src, err := r.KernelLog()
-	if errors.Is(err, fs.ErrPermission) {
-		f.LogErr, err = err, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	f.Log, f.LogSource = kmsg.Parse(log), src
-	f.Events = kmsg.Events(f.Log)
 	if len(o.Devices) > 0 {
 		f.Explicit = true
 		for _, a := range o.Devices {
@@ -172,6 +166,41 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 		f.RMRR[a] = x.Lock.RMRR
 	}
 	return f, nil
+}
+
+// gatherHost reads the small host facts, in order: the command line first (huge pages and the
+// IOMMU depend on it). Its error is the IOMMU's or the huge pages'; the rest are left to judge.
+func (f *Facts) gatherHost(r host.Root) error {
+	f.Cmdline = cmdline.Read(r)
+	f.CPU, f.CPUErr = cpu.Read(r)
+	var err error
+	if f.IOMMU, err = iommu.Read(r); err != nil {
+		return err
+	}
+	if f.Hugepages, err = hugepages.Read(r, f.Cmdline); err != nil {
+		return err
+	}
+	if b, err := r.ReadFile(iommu.DMARTable); err == nil {
+		f.DMAR, f.DMARErr = dmar.Parse(b)
+		if f.DMARErr != nil {
+			f.DMAR = nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		f.DMARErr = err
+	}
+	if f.DMAR != nil {
+		f.rmrrCount = len(f.DMAR.RMRRs())
+	}
+	if f.IOMMU.FirmwareTable == "IVRS" {
+		f.IVRS, f.IVRSErr = ivrs.Read(r)
+	}
+	f.Release, _ = r.ReadString("proc/sys/kernel/osrelease")
+	if f.CPUErr == nil {
+		f.Platform = platform.ReadWithCPUFlags(r, f.CPU.Flags) // proc/cpuinfo once
+	} else {
+		f.Platform = platform.Read(r)
+	}
+	return nil
 }
 
 // amdRegions reports whether the host's reserved regions come from AMD IVMDs: the firmware

@@ -44,26 +44,26 @@ func Parse(b []byte) (Info, error) {
 	info := Info{Flags: map[string]bool{}}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
+	for sc.Scan() { // lines as bytes: only the values kept become strings
+		k, v, ok := bytes.Cut(sc.Bytes(), []byte(":"))
 		if !ok {
 			continue
 		}
-		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		switch k {
+		k, v = bytes.TrimSpace(k), bytes.TrimSpace(v)
+		switch string(k) {
 		case "processor":
 			info.CPUs++
 		case "vendor_id":
 			if info.Vendor == "" {
-				info.Vendor = v
+				info.Vendor = string(v)
 			}
 		case "model name":
 			if info.ModelName == "" {
-				info.ModelName = v
+				info.ModelName = string(v)
 			}
 		case "flags":
 			if len(info.Flags) == 0 {
-				for _, f := range strings.Fields(v) {
+				for _, f := range strings.Fields(string(v)) {
 					info.Flags[f] = true
 				}
 			}

@@ -39,6 +39,8 @@ func (r Root) KernelLog() (data []byte, source string, err error) {
 	return nil, "", kmsgErr
 }
 
+const sysSizeBuffer = 10 // SYSLOG_ACTION_SIZE_BUFFER
+
 // readKmsg reads every record now in the kernel's ring buffer without waiting for more.
 func readKmsg(name string) ([]byte, error) {
 	// Opened with syscall, not os: os.File.Fd would switch the descriptor back to blocking.
@@ -48,6 +50,12 @@ func readKmsg(name string) ([]byte, error) {
 	}
 	defer syscall.Close(fd)
 	var out bytes.Buffer
+	// The records' text is about the size of the kernel's log buffer (syslog(2)
+	// SYSLOG_ACTION_SIZE_BUFFER), plus a header each: room for that up front saves growing the
+	// buffer (and the garbage of each step) record by record.
+	if n, _, e := syscall.Syscall(syscall.SYS_SYSLOG, sysSizeBuffer, 0, 0); e == 0 && n > 0 && n <= 64<<20 {
+		out.Grow(int(n) + int(n)/4)
+	}
 	buf := make([]byte, 8192) // a record is at most 1 KiB of text plus its dictionary
 	for {
 		n, err := syscall.Read(fd, buf)

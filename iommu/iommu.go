@@ -53,6 +53,7 @@ func (i Info) KernelOn() bool { return len(i.Units) > 0 && i.Groups > 0 }
 // Read reads the IOMMU facts of r.
 func Read(r host.Root) (Info, error) {
 	var i Info
+	k := &kernelFiles{r: r}
 	switch {
 	case r.Exists(DMARTable):
 		i.FirmwareTable = "DMAR"
@@ -81,23 +82,54 @@ func Read(r host.Root) (Info, error) {
 	switch {
 	case r.Exists("sys/module/vfio_pci/initstate") || r.Exists("sys/module/vfio_pci/refcnt"):
 		i.VFIOModule = "loaded"
-	case builtin(r, "vfio-pci.ko") || r.Exists("sys/module/vfio_pci"):
+	case builtin(k, "vfio-pci.ko") || r.Exists("sys/module/vfio_pci"):
 		i.VFIOModule = "builtin"
 	}
-	i.VFIOKernel, i.VFIOEvidence = vfioKernel(r, i)
+	i.VFIOKernel, i.VFIOEvidence = vfioKernel(k, i)
 	if v, err := r.ReadString("sys/module/vfio/parameters/enable_unsafe_noiommu_mode"); err == nil {
 		i.NoIOMMU = v == "Y" || v == "1"
 	}
 	return i, nil
 }
 
-func builtin(r host.Root, ko string) bool {
-	rel, err := r.ReadString("proc/sys/kernel/osrelease")
+func builtin(k *kernelFiles, ko string) bool {
+	rel, err := k.release()
 	if err != nil || strings.Contains(rel, "/") {
 		return false
 	}
-	b, err := r.ReadFile("lib/modules/" + rel + "/modules.builtin")
+	b, err := k.file("lib/modules/" + rel + "/modules.builtin")
 	return err == nil && bytes.Contains(b, []byte("/"+ko))
+}
+
+// kernelFiles reads the kernel's release and module lists for one Read, each file once.
+type kernelFiles struct {
+	r       host.Root
+	rel     *string
+	relErr  error
+	read    map[string][]byte
+	readErr map[string]error
+}
+
+// release returns proc/sys/kernel/osrelease.
+func (k *kernelFiles) release() (string, error) {
+	if k.rel == nil {
+		rel, err := k.r.ReadString("proc/sys/kernel/osrelease")
+		k.rel, k.relErr = &rel, err
+	}
+	return *k.rel, k.relErr
+}
+
+// file returns the file at rel.
+func (k *kernelFiles) file(rel string) ([]byte, error) {
+	if b, ok := k.read[rel]; ok {
+		return b, k.readErr[rel]
+	}
+	if k.read == nil {
+		k.read, k.readErr = map[string][]byte{}, map[string]error{}
+	}
+	b, err := k.r.ReadFile(rel)
+	k.read[rel], k.readErr[rel] = b, err
+	return b, err
 }
 
 // Region is one line of an IOMMU group's reserved_regions file.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/dpdk-doctor/dpdk-doctor/host"
 )
@@ -16,7 +17,8 @@ import (
 // module modprobe can load (modules.dep, or CONFIG_VFIO_PCI=m), or absent (modules.dep lists no
 // vfio-pci, or the kernel's configuration says it is not set). The release is
 // proc/sys/kernel/osrelease; the configuration is proc/config.gz or boot/config-RELEASE.
-func vfioKernel(r host.Root, i Info) (state, evidence string) {
+func vfioKernel(k *kernelFiles, i Info) (state, evidence string) {
+	r := k.r
 	switch i.VFIOModule {
 	case "loaded":
 		return VFIOLoaded, r.Path("sys/module/vfio_pci")
@@ -28,12 +30,12 @@ func vfioKernel(r host.Root, i Info) (state, evidence string) {
 	if i.VFIODriver {
 		return VFIOLoaded, r.Path("sys/bus/pci/drivers/vfio-pci")
 	}
-	rel, err := r.ReadString("proc/sys/kernel/osrelease")
+	rel, err := k.release()
 	if err != nil || rel == "" || strings.Contains(rel, "/") {
 		rel = ""
 	}
 	if rel != "" {
-		if b, err := r.ReadFile("lib/modules/" + rel + "/modules.builtin"); err == nil && hasModule(b) {
+		if b, err := k.file("lib/modules/" + rel + "/modules.builtin"); err == nil && hasModule(b) {
 			return VFIOBuiltin, r.Path("lib/modules/" + rel + "/modules.builtin")
 		}
 	}
@@ -67,9 +69,10 @@ func vfioKernel(r host.Root, i Info) (state, evidence string) {
 }
 
 // vfioModule matches vfio-pci's path in modules.builtin and modules.dep, compressed or not.
-var vfioModule = regexp.MustCompile(`(?m)(^|/)vfio-pci\.ko(\.[a-z]+)?(:|$)`)
+// It is compiled on first use, not when the program starts.
+var vfioModule = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)(^|/)vfio-pci\.ko(\.[a-z]+)?(:|$)`) })
 
-func hasModule(b []byte) bool { return vfioModule.Match(b) }
+func hasModule(b []byte) bool { return vfioModule().Match(b) }
 
 // kernelConfig returns the value of option in the running kernel's configuration ("y", "m",
 // or "n" when the file says "is not set" or lacks it) and the file read; file is "" when there
@@ -92,9 +95,10 @@ func kernelConfig(r host.Root, release, option string) (value, file string) {
 	sc := bufio.NewScanner(text)
 	sc.Buffer(make([]byte, 4096), 1<<20)
 	value = "n"
+	prefix := []byte(option + "=")
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), option+"="); ok {
-			value = v
+		if v, ok := bytes.CutPrefix(sc.Bytes(), prefix); ok {
+			value = string(v)
 		}
 	}
 	if sc.Err() != nil {

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Kind names a known kernel (or DPDK EAL) message that explains a VFIO or DPDK failure.
@@ -48,24 +49,30 @@ type Event struct {
 
 const bdf = `((?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])`
 
-var signatures = []struct {
+// signature is a message Events recognises and the regexp that finds it.
+type signature struct {
 	kind Kind
 	re   *regexp.Regexp
-}{
-	{RMRRIneligible, regexp.MustCompile(bdf + `: (?:DMAR: )?Device is ineligible for IOMMU domain attach due to platform RMRR requirement`)},
-	{RMRRIdentity, regexp.MustCompile(bdf + `: Firmware has requested this device have a 1:1 IOMMU mapping`)},
-	{RMRRIdentity, regexp.MustCompile(`Firmware has requested this device have a 1:1 IOMMU mapping`)},
-	{RMRRBase, regexp.MustCompile(`RMRR base: 0x([0-9a-fA-F]+) end: 0x([0-9a-fA-F]+)`)},
-	{RMRRBroken, regexp.MustCompile(`RMRR entry for device ([0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]) is broken`)},
-	{RMRRBroken, regexp.MustCompile(`No firmware reserved region can cover this RMRR|Your BIOS is broken; RMRR`)},
-	{RMRRRelaxed, regexp.MustCompile(`assuming all RMRRs are relaxable`)},
-	{IOMMUDisabled, regexp.MustCompile(`DMAR: IOMMU disabled|Intel-IOMMU: disabled|DMAR: Disabling IOMMU|AMD-Vi: .*disabl|DMAR reported at address (?:0|zero)|DMAR: Forcing Intel-IOMMU to disabled`)},
-	{IOMMUEnabled, regexp.MustCompile(`DMAR: (?:IOMMU enabled|Intel\(R\) Virtualization Technology for Directed I/O)|AMD-Vi: Interrupt remapping enabled|iommu: Default domain type`)},
-	{NoIOMMU, regexp.MustCompile(bdf + `: Adding kernel taint for vfio-noiommu|VFIO - User Level meta-driver.*no-IOMMU|vfio-noiommu`)},
-	{GroupNotViable, regexp.MustCompile(bdf + ` VFIO group is not viable`)},
-	{EALVFIO, regexp.MustCompile(`EAL: +` + bdf + ` (?:failed to select IOMMU type|cannot be used|failed to setup container)|EAL: .*(?:VFIO support could not be initialized|Cannot open /dev/vfio)`)},
-	{DMARFault, regexp.MustCompile(`DMAR: \[DMA (?:Read|Write)[^\]]*\] Request device \[([0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\]`)},
 }
+
+// signatures are compiled on first use, not when the program starts.
+var signatures = sync.OnceValue(func() []signature {
+	return []signature{
+		{RMRRIneligible, regexp.MustCompile(bdf + `: (?:DMAR: )?Device is ineligible for IOMMU domain attach due to platform RMRR requirement`)},
+		{RMRRIdentity, regexp.MustCompile(bdf + `: Firmware has requested this device have a 1:1 IOMMU mapping`)},
+		{RMRRIdentity, regexp.MustCompile(`Firmware has requested this device have a 1:1 IOMMU mapping`)},
+		{RMRRBase, regexp.MustCompile(`RMRR base: 0x([0-9a-fA-F]+) end: 0x([0-9a-fA-F]+)`)},
+		{RMRRBroken, regexp.MustCompile(`RMRR entry for device ([0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]) is broken`)},
+		{RMRRBroken, regexp.MustCompile(`No firmware reserved region can cover this RMRR|Your BIOS is broken; RMRR`)},
+		{RMRRRelaxed, regexp.MustCompile(`assuming all RMRRs are relaxable`)},
+		{IOMMUDisabled, regexp.MustCompile(`DMAR: IOMMU disabled|Intel-IOMMU: disabled|DMAR: Disabling IOMMU|AMD-Vi: .*disabl|DMAR reported at address (?:0|zero)|DMAR: Forcing Intel-IOMMU to disabled`)},
+		{IOMMUEnabled, regexp.MustCompile(`DMAR: (?:IOMMU enabled|Intel\(R\) Virtualization Technology for Directed I/O)|AMD-Vi: Interrupt remapping enabled|iommu: Default domain type`)},
+		{NoIOMMU, regexp.MustCompile(bdf + `: Adding kernel taint for vfio-noiommu|VFIO - User Level meta-driver.*no-IOMMU|vfio-noiommu`)},
+		{GroupNotViable, regexp.MustCompile(bdf + ` VFIO group is not viable`)},
+		{EALVFIO, regexp.MustCompile(`EAL: +` + bdf + ` (?:failed to select IOMMU type|cannot be used|failed to setup container)|EAL: .*(?:VFIO support could not be initialized|Cannot open /dev/vfio)`)},
+		{DMARFault, regexp.MustCompile(`DMAR: \[DMA (?:Read|Write)[^\]]*\] Request device \[([0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7])\]`)},
+	}
+})
 
 // Events finds every recognised message in lines, in order. A device named without its PCI
 // segment ("03:00.0") is reported in segment 0000.
@@ -75,7 +82,7 @@ func Events(lines []Line) []Event {
 		if !mayMatch(l.Text) {
 			continue
 		}
-		for _, sig := range signatures {
+		for _, sig := range signatures() {
 			m := sig.re.FindStringSubmatch(l.Text)
 			if m == nil {
 				continue

@@ -3,6 +3,7 @@ package kmsg
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -80,8 +81,14 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("[  708.044615] vfio-pci 0000:03:00.0: Device is ineligible for IOMMU domain attach due to platform RMRR requirement."))
 	f.Add([]byte("6,1,2,-;DMAR: RMRR base: 0x1 end: 0xffffffffffffffffff\n x=y\n"))
 	f.Add([]byte("Jan  1 00:00:00 h kernel: [ 1.0] EAL: 0000:01:00.1 VFIO group is not viable"))
+	f.Add([]byte("2024-01-23T17:54:48.123456+01:00 h kernel: [ 9.5]\tx\n2024-01-23T17:54:48+0100 h kernel: y\n2024-01-23T1Z h\vx kernel: z\r\n12,3,99999999999999999999,c;t\n1,2,3;x\n[ 1.]\n[\t1.5]"))
+	f.Add([]byte("Jan  1 00:00:00 h kernel: \nFeb 31 99:99:99 \xff kernel: [ 0.0]\n  SUBSYSTEM=pci\n x=y:z\n"))
+	f.Add([]byte("[\f1.5]\fx\nJan  1 00:00:00 h\fx kernel: y\n2024-01-23T17:54:48+01:3 h kernel: z\n2024-01-23T17:54:48-01:30 h kernel: w\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		lines := Parse(b)
+		if old := parseRegexpOnly(b); !reflect.DeepEqual(lines, old) {
+			t.Fatalf("Parse differs from the regexp parser:\nnew %+v\nold %+v", lines, old)
+		}
 		for _, l := range lines {
 			if l.N < 1 {
 				t.Fatalf("line number %d", l.N)

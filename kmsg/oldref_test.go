@@ -2,8 +2,16 @@ package kmsg
 
 import (
 	"bytes"
+	"regexp"
 	"strconv"
 	"strings"
+)
+
+// The header regexps Parse used before it recognised headers by hand.
+var (
+	dmesgTime  = regexp.MustCompile(`^\[\s*(\d+\.\d+)\]\s?`)
+	syslogHead = regexp.MustCompile(`^(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT[\d:.]+(?:[+-]\d\d:?\d\d|Z)?) \S+ kernel: `)
+	kmsgHead   = regexp.MustCompile(`^\d+,\d+,(\d+),[^;]*;`)
 )
 
 // The code before the literal pre-filter, kept to prove the new code finds the same.
@@ -16,7 +24,7 @@ func eventsRegexpOnly(lines []Line) []Event {
 		if !strings.ContainsAny(l.Text, "RDIVEAF") { // cheap pre-filter: every signature holds one
 			continue
 		}
-		for _, sig := range signatures {
+		for _, sig := range signatures() {
 			m := sig.re.FindStringSubmatch(l.Text)
 			if m == nil {
 				continue

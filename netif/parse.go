@@ -51,7 +51,7 @@ func le32(s string) (netip.Addr, uint32, error) {
 
 // ParseRoutes reads proc/net/route: the IPv4 main table, one route per line after the header
 // ("Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT"). Routes that are not
-// up, and reject routes, are left out.
+// up, reject routes and routes through no device ("*": blackhole and throw routes) are left out.
 func ParseRoutes(b []byte) ([]IfaceRoute, error) {
 	var out []IfaceRoute
 	err := lines(b, func(n int, f []string) error {
@@ -81,7 +81,7 @@ func ParseRoutes(b []byte) ([]IfaceRoute, error) {
 		if mask<<ones != 0 {
 			return fmt.Errorf("line %d: mask %s is not contiguous", n, f[7])
 		}
-		if flags&rtfUp == 0 || flags&rtfReject != 0 {
+		if flags&rtfUp == 0 || flags&rtfReject != 0 || f[0] == "*" { // "*": no device (blackhole, throw)
 			return nil
 		}
 		rt := IfaceRoute{Route{Dst: netip.PrefixFrom(dst, ones).Masked()}, f[0]}
@@ -114,8 +114,8 @@ func hexByte(s string, max int) (int, error) {
 }
 
 // ParseIPv6Routes reads proc/net/ipv6_route ("DST DSTLEN SRC SRCLEN NEXTHOP METRIC REFCNT USE
-// FLAGS IFACE"). Local, multicast, link-local and reject routes are left out: every interface
-// that is up has those, so they say nothing about use.
+// FLAGS IFACE"). Local, anycast, multicast, link-local and reject routes are left out: every
+// interface that is up has those, so they say nothing about use.
 func ParseIPv6Routes(b []byte) ([]IfaceRoute, error) {
 	var out []IfaceRoute
 	err := lines(b, func(n int, f []string) error {
@@ -138,7 +138,7 @@ func ParseIPv6Routes(b []byte) ([]IfaceRoute, error) {
 		if err != nil {
 			return fmt.Errorf("line %d: bad flags %q", n, f[8])
 		}
-		if flags&rtfUp == 0 || flags&(rtfReject|rtfLocal) != 0 || dst.IsMulticast() || dst.IsLinkLocalUnicast() {
+		if flags&rtfUp == 0 || flags&(rtfReject|rtfLocal|rtfAnycast) != 0 || dst.IsMulticast() || dst.IsLinkLocalUnicast() {
 			return nil
 		}
 		rt := IfaceRoute{Route{Dst: netip.PrefixFrom(dst, plen).Masked()}, f[9]}

@@ -1,12 +1,13 @@
 package pci
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"strconv"
+	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/dpdk-doctor/dpdk-doctor/host"
 )
@@ -18,9 +19,10 @@ import (
 // looked up, so a host with a few vendors pays for those few out of the 2,500 in the file.
 // Its methods are safe for concurrent use.
 type IDs struct {
-	data    []byte
+	data    string // the file, copied once: every name is a slice of it
 	vendors map[uint16]string
-	blocks  map[uint16][]int  // where each vendor's indented lines start in data
+	blocks  map[uint16]int    // where each vendor's indented lines start in data
+	more    map[uint16][]int  // the further blocks of a vendor listed more than once
 	classes map[uint32]string // class<<8 | subclass, and class<<8|0xff for the base class alone
 
 	mu         sync.Mutex
@@ -33,8 +35,18 @@ type IDs struct {
 var idsFiles = []string{"usr/share/misc/pci.ids", "usr/share/hwdata/pci.ids", "usr/share/pci.ids"}
 
 // ReadIDs reads the host's pci.ids. A host without one gives an empty database (names then
-// print as IDs), not an error.
+// print as IDs), not an error. The live host's is read once per process (it does not change
+// while dpdk-doctor runs); Gather starts that read early, beside its own.
 func ReadIDs(r host.Root) (*IDs, error) {
+	if r.IsLive() {
+		return liveIDs()
+	}
+	return readIDs(r)
+}
+
+var liveIDs = sync.OnceValues(func() (*IDs, error) { return readIDs(host.Live()) })
+
+func readIDs(r host.Root) (*IDs, error) {
 	for _, f := range idsFiles {
 		b, err := r.ReadFile(f)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -43,7 +55,10 @@ func ReadIDs(r host.Root) (*IDs, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", r.Path(f), err)
 		}
-		ids, err := ParseIDs(b)
+		if len(b) == 0 {
+			break
+		}
+		ids, err := parseIDs(unsafe.String(&b[0], len(b))) // b is ours and never written again
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", r.Path(f), err)
 		}
@@ -56,15 +71,21 @@ func ReadIDs(r host.Root) (*IDs, error) {
 // ParseIDs indexes text in the pci.ids format, keeping b. A top-level line (vendor or class) it
 // cannot read is an error naming the line; an unreadable indented line of a vendor's block is
 // skipped when the block is parsed.
-func ParseIDs(b []byte) (*IDs, error) {
-	ids := &IDs{data: b, vendors: map[uint16]string{}, blocks: map[uint16][]int{}, classes: map[uint32]string{},
+func ParseIDs(b []byte) (*IDs, error) { return parseIDs(string(b)) }
+
+func parseIDs(text string) (*IDs, error) {
+	// Sized for the file's top-level lines (a vendor line every 500 bytes or so): growing the
+	// maps while indexing costs more than the indexing itself.
+	top := len(text)/512 + 16
+	ids := &IDs{data: text, vendors: make(map[uint16]string, top), blocks: make(map[uint16]int, top),
+		more: map[uint16][]int{}, classes: make(map[uint32]string, 512),
 		parsed: map[uint16]bool{}, devices: map[uint32]string{}, subsystems: map[uint64]string{}}
 	// Indented lines before the first vendor count as vendor 0000's, as they always have.
-	ids.blocks[0] = []int{0}
+	ids.blocks[0] = 0
 	inClass := false
 	var class uint64
-	for n, p := 1, 0; p < len(b); n++ {
-		line, next := lineAt(b, p)
+	for n, p := 1, 0; p < len(text); n++ {
+		line, next := lineAt(text, p)
 		p = next
 		if len(line) > 0 && line[0] == '\t' && !inClass {
 			continue // a vendor's block: parsed on demand
@@ -74,16 +95,16 @@ func ParseIDs(b []byte) (*IDs, error) {
 			continue // blank or comment
 		}
 		if !ok {
-			return nil, fmt.Errorf("pci.ids line %d: cannot read %q", n, bytes.TrimRight(line, "\r "))
+			return nil, fmt.Errorf("pci.ids line %d: cannot read %q", n, strings.TrimRight(line, "\r "))
 		}
 		switch {
 		case tabs == 0 && len(id) > 2 && id[0] == 'C' && id[1] == ' ':
 			c, ok := parseHex(id[2:], 8)
 			if !ok {
-				return nil, fmt.Errorf("pci.ids line %d: cannot read %q", n, bytes.TrimRight(line, "\r "))
+				return nil, fmt.Errorf("pci.ids line %d: cannot read %q", n, strings.TrimRight(line, "\r "))
 			}
 			class, inClass = c, true
-			ids.classes[uint32(c)<<8|0xff] = string(name)
+			ids.classes[uint32(c)<<8|0xff] = name
 		case tabs == 0 && len(id) == 4:
 			v, ok := parseHex(id, 16)
 			if !ok {
@@ -92,24 +113,28 @@ func ParseIDs(b []byte) (*IDs, error) {
 				continue
 			}
 			inClass = false
-			ids.vendors[uint16(v)] = string(name)
-			ids.blocks[uint16(v)] = append(ids.blocks[uint16(v)], next)
+			ids.vendors[uint16(v)] = name
+			if _, dup := ids.blocks[uint16(v)]; dup {
+				ids.more[uint16(v)] = append(ids.more[uint16(v)], next)
+			} else {
+				ids.blocks[uint16(v)] = next
+			}
 		case tabs == 0:
 			inClass = false
 		case tabs == 1 && inClass:
 			sc, ok := parseHex(id, 8)
 			if !ok {
-				return nil, fmt.Errorf("pci.ids line %d: cannot read %q", n, bytes.TrimRight(line, "\r "))
+				return nil, fmt.Errorf("pci.ids line %d: cannot read %q", n, strings.TrimRight(line, "\r "))
 			}
-			ids.classes[uint32(class)<<8|uint32(sc)] = string(name)
+			ids.classes[uint32(class)<<8|uint32(sc)] = name
 		}
 	}
 	return ids, nil
 }
 
 // lineAt returns the line starting at p (without its newline) and where the next one starts.
-func lineAt(b []byte, p int) (line []byte, next int) {
-	if i := bytes.IndexByte(b[p:], '\n'); i >= 0 {
+func lineAt(b string, p int) (line string, next int) {
+	if i := strings.IndexByte(b[p:], '\n'); i >= 0 {
 		return b[p : p+i], p + i + 1
 	}
 	return b[p:], len(b)
@@ -117,27 +142,27 @@ func lineAt(b []byte, p int) (line []byte, next int) {
 
 // splitIDLine splits a pci.ids line into its indentation, ID and name. tabs is -1 for a blank
 // or comment line; ok is false when the line has no two-space separator.
-func splitIDLine(line []byte) (tabs int, id, name []byte, ok bool) {
-	line = bytes.TrimRight(line, "\r ")
+func splitIDLine(line string) (tabs int, id, name string, ok bool) {
+	line = strings.TrimRight(line, "\r ")
 	if len(line) == 0 || line[0] == '#' {
-		return -1, nil, nil, true
+		return -1, "", "", true
 	}
 	for tabs < len(line) && line[tabs] == '\t' {
 		tabs++
 	}
 	line = line[tabs:]
-	i := bytes.Index(line, []byte("  "))
+	i := strings.Index(line, "  ")
 	if i < 0 {
-		return tabs, nil, nil, false
+		return tabs, "", "", false
 	}
 	return tabs, line[:i], line[i+2:], true
 }
 
 // parseHex parses a hexadecimal ID of at most bits bits, without allocating.
-func parseHex(s []byte, bits int) (uint64, bool) {
+func parseHex(s string, bits int) (uint64, bool) {
 	if len(s) == 0 || len(s) > bits/4 {
 		// strconv accepts leading zeros beyond the width; keep its answer for odd inputs.
-		v, err := strconv.ParseUint(string(s), 16, bits)
+		v, err := strconv.ParseUint(s, 16, bits)
 		return v, err == nil
 	}
 	var v uint64
@@ -163,7 +188,11 @@ func (ids *IDs) parseVendor(v uint16) {
 	}
 	ids.parsed[v] = true
 	vendor := uint64(v)
-	for _, p := range ids.blocks[v] {
+	first, ok := ids.blocks[v]
+	if !ok {
+		return
+	}
+	for _, p := range append([]int{first}, ids.more[v]...) {
 		var device uint64
 	block:
 		for p < len(ids.data) {
@@ -187,13 +216,13 @@ func (ids *IDs) parseVendor(v uint16) {
 					continue
 				}
 				device = d
-				ids.devices[uint32(vendor<<16|d)] = string(name)
+				ids.devices[uint32(vendor<<16|d)] = name
 			case tabs == 2:
-				sv, sd, ok2 := bytes.Cut(id, []byte(" "))
+				sv, sd, ok2 := strings.Cut(id, " ")
 				v1, ok3 := parseHex(sv, 16)
 				v2, ok4 := parseHex(sd, 16)
 				if ok2 && ok3 && ok4 {
-					ids.subsystems[vendor<<48|device<<32|v1<<16|v2] = string(name)
+					ids.subsystems[vendor<<48|device<<32|v1<<16|v2] = name
 				}
 			}
 		}

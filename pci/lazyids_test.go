@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/fstest"
 
 	"github.com/dpdk-doctor/dpdk-doctor/host"
 	"github.com/dpdk-doctor/dpdk-doctor/internal/testhost"
@@ -133,5 +134,21 @@ func BenchmarkIDsEager(b *testing.B) {
 	for b.Loop() {
 		_, device, _, _, _ := pci.EagerNames(data)
 		device(0x8086, 0x10fb)
+	}
+}
+
+// TestLiveIDsOnce: the live host's pci.ids is read once per process; a tree's at each call.
+func TestLiveIDsOnce(t *testing.T) {
+	a, err := pci.ReadIDs(host.Live())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := pci.ReadIDs(host.Live()); a != b {
+		t.Error("the live pci.ids was read twice")
+	}
+	tree := host.FS(fstest.MapFS{"usr/share/misc/pci.ids": {Data: []byte("8086  Intel Corporation\n")}}, "tree")
+	x, _ := pci.ReadIDs(tree)
+	if y, _ := pci.ReadIDs(tree); x == y || x.Vendor(0x8086) != "Intel Corporation" {
+		t.Error("a tree's pci.ids is read at each call")
 	}
 }

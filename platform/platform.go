@@ -66,7 +66,12 @@ func (i Info) String() string {
 }
 
 // Read reads the platform facts of r. Missing files leave fields empty; it never fails.
-func Read(r host.Root) Info {
+func Read(r host.Root) Info { return ReadWithCPUFlags(r, nil) }
+
+// ReadWithCPUFlags is Read for a caller that has read proc/cpuinfo already (cpu.Read): flags
+// are the first processor's, and the file is not read again (on a large host it takes
+// milliseconds). With nil flags it reads the file.
+func ReadWithCPUFlags(r host.Root, flags map[string]bool) Info {
 	var i Info
 	i.SysVendor, _ = r.ReadString(sysVendor)
 	i.Product, _ = r.ReadString(productName)
@@ -74,7 +79,7 @@ func Read(r host.Root) Info {
 	i.BIOSVersion, _ = r.ReadString(biosVersion)
 	i.BIOSDate, _ = r.ReadString(biosDate)
 	i.Vendor = NormalizeVendor(i.SysVendor)
-	i.Hypervisor, i.Evidence = detectVM(r, i)
+	i.Hypervisor, i.Evidence = detectVM(r, i, flags)
 	return i
 }
 
@@ -103,7 +108,7 @@ var vmDMI = []struct{ substr, name string }{
 	{"virtual machine", "Hyper-V"}, {"parallels", "Parallels"}, {"cloud hypervisor", "Cloud Hypervisor"},
 }
 
-func detectVM(r host.Root, i Info) (name, evidence string) {
+func detectVM(r host.Root, i Info, flags map[string]bool) (name, evidence string) {
 	for _, field := range []struct{ file, value string }{
 		{sysVendor, i.SysVendor}, {productName, i.Product}, {biosVendor, i.BIOSVendor},
 	} {
@@ -119,7 +124,11 @@ func detectVM(r host.Root, i Info) (name, evidence string) {
 	}
 	// The CPU flag "hypervisor" is set by every hypervisor that reports itself (CPUID leaf 1,
 	// ECX bit 31). Read only the first processor's flags.
-	if b, err := r.ReadHead(cpuinfo, 64<<10); err == nil {
+	if flags != nil {
+		if flags["hypervisor"] {
+			return "unknown hypervisor", r.Path(cpuinfo) + " flags: hypervisor"
+		}
+	} else if b, err := r.ReadHead(cpuinfo, 64<<10); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if strings.HasPrefix(line, "flags") {
 				for _, fl := range strings.Fields(line[strings.IndexByte(line, ':')+1:]) {

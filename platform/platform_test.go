@@ -4,6 +4,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/dpdk-doctor/dpdk-doctor/cpu"
 	"github.com/dpdk-doctor/dpdk-doctor/host"
 )
 
@@ -33,7 +34,16 @@ func TestRead(t *testing.T) {
 		{"nothing", map[string]string{}, "", false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			i := Read(root(tc.files))
+			r := root(tc.files)
+			i := Read(r)
+			// Given the first processor's flags, it says the same without reading cpuinfo.
+			flags := map[string]bool{}
+			if c, err := cpu.Read(r); err == nil {
+				flags = c.Flags
+			}
+			if j := ReadWithCPUFlags(r, flags); j != i {
+				t.Errorf("ReadWithCPUFlags = %+v, Read = %+v", j, i)
+			}
 			if i.Vendor != tc.vendor || i.IsHPEProLiant() != tc.proliant || i.Hypervisor != tc.vm {
 				t.Errorf("Read = vendor %q proliant %v vm %q, want %q %v %q", i.Vendor, i.IsHPEProLiant(), i.Hypervisor, tc.vendor, tc.proliant, tc.vm)
 			}
