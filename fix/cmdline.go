@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/dpdk-doctor/dpdk-doctor/host"
 )
 
 func init() { register("cmdline", undoCmdline) }
@@ -21,6 +23,10 @@ type CmdlineOptions struct {
 	Add      []string // options to set, each checked by ParseKernelOption
 	Remove   []string // option names to drop
 	GrubFile string   // "" is DefaultGrubFile
+	// Files is what the plan reads the grub file through (the host, a tree or the demo), so a
+	// plan for a tree never reads this machine's files; the zero Root reads GrubFile as it is.
+	Files host.Root
+	Root  string // the directory Files reads (a tree), "" for the host or the demo
 	// Regenerate is the command that rebuilds the boot configuration from GrubFile
 	// (update-grub, grub2-mkconfig -o ...); nil skips it (test-hooks builds only).
 	Regenerate []string
@@ -90,7 +96,7 @@ func PlanCmdline(o CmdlineOptions) (*Cmdline, error) {
 		}
 		names[r] = true
 	}
-	b, err := readBounded(o.GrubFile, 1<<20+1)
+	b, err := readConfig(o.Files, o.Root, o.GrubFile, 1<<20+1)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the grub defaults file: %v (give its path with --grub-file)", ErrBadOption, err)
 	}

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/dpdk-doctor/dpdk-doctor/host"
 )
 
 // Bootloader names the way a host's kernel command line is changed: the grub defaults file
@@ -45,7 +47,7 @@ type BootFacts struct {
 // GatherBootFacts takes the paths of kernelstub and grubby given, or with search looks for them
 // on PATH (not for another machine's tree), and reads the grub file and the BLS entries under
 // root ("" is /).
-func GatherBootFacts(root, grubFile, kernelstub, grubby string, search bool) BootFacts {
+func GatherBootFacts(files host.Root, root, grubFile, kernelstub, grubby string, search bool) BootFacts {
 	var f BootFacts
 	look := func(given, name string) string {
 		if given != "" || !search {
@@ -55,12 +57,11 @@ func GatherBootFacts(root, grubFile, kernelstub, grubby string, search bool) Boo
 		return p
 	}
 	f.Kernelstub, f.Grubby = look(kernelstub, "kernelstub"), look(grubby, "grubby")
-	if b, err := readBounded(grubFile, 1<<20+1); err == nil {
+	if b, err := readConfig(files, root, grubFile, 1<<20+1); err == nil {
 		f.GrubFileExists = true
 		f.BLSCfg = GrubBLSCfg(b)
 	}
-	m, _ := filepath.Glob(filepath.Join(rootPath(root, BLSDir), "*.conf"))
-	f.BLSEntries = len(m)
+	f.BLSEntries = len(confFiles(files, root, BLSDir))
 	return f
 }
 

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/dpdk-doctor/dpdk-doctor/host"
 )
 
 // TestDetectBootloader: the rules, case by case.
@@ -37,12 +39,16 @@ func TestDetectBootloader(t *testing.T) {
 // PATH is not searched.
 func TestGatherBootFacts(t *testing.T) {
 	root := blsTree(t, "ro", "ro")
-	f := GatherBootFacts(root, filepath.Join(root, DefaultGrubFile), "", "/x/grubby", false)
+	files, err := host.Dir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := GatherBootFacts(files, root, filepath.Join(root, DefaultGrubFile), "", "/x/grubby", false)
 	if f != (BootFacts{Grubby: "/x/grubby", GrubFileExists: true, BLSCfg: true, BLSEntries: 2}) {
 		t.Errorf("%+v", f)
 	}
 	os.Remove(filepath.Join(root, DefaultGrubFile))
-	if f := GatherBootFacts(root, filepath.Join(root, DefaultGrubFile), "", "", false); f != (BootFacts{BLSEntries: 2}) {
+	if f := GatherBootFacts(files, root, filepath.Join(root, DefaultGrubFile), "", "", false); f != (BootFacts{BLSEntries: 2}) {
 		t.Errorf("%+v", f)
 	}
 	for s, want := range map[string]bool{
@@ -98,5 +104,43 @@ func TestChooseBootloader(t *testing.T) {
 		if got != c.want || !errors.Is(err, c.err) || (c.err == nil) != (err == nil) {
 			t.Errorf("%q %v: %q %v", c.way, c.grubGiven, got, err)
 		}
+	}
+}
+
+// TestPlanStaysInTheTree: a tree's boot files that link out of it (absolute links, "..") are
+// resolved inside the tree, as in a chroot: planning for a tree never reads this machine's files.
+func TestPlanStaysInTheTree(t *testing.T) {
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "grub"), []byte("GRUB_CMDLINE_LINUX=\"outside\"\n"), 0o644)
+	os.MkdirAll(filepath.Join(outside, "entries"), 0o755)
+	os.WriteFile(filepath.Join(outside, "entries", "x.conf"), []byte("options outside\n"), 0o644)
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "sys"), 0o755)
+	os.MkdirAll(filepath.Join(root, "etc/default"), 0o755)
+	os.MkdirAll(filepath.Join(root, "boot/loader"), 0o755)
+	os.MkdirAll(filepath.Join(root, "etc/kernelstub"), 0o755)
+	os.Symlink(filepath.Join(outside, "grub"), filepath.Join(root, DefaultGrubFile))
+	os.Symlink("../../../../../../../.."+filepath.Join(outside, "entries"), filepath.Join(root, BLSDir))
+	os.Symlink(filepath.Join(outside, "grub"), filepath.Join(root, KernelstubConfig))
+	files, err := host.Dir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grubFile := filepath.Join(root, DefaultGrubFile)
+	if f := GatherBootFacts(files, root, grubFile, "", "/x/grubby", false); f.GrubFileExists || f.BLSEntries != 0 {
+		t.Errorf("the facts came from outside the tree: %+v", f)
+	}
+	if _, err := PlanCmdline(CmdlineOptions{Add: []string{"iommu=pt"}, GrubFile: grubFile, Files: files, Root: root}); err == nil {
+		t.Error("the grub file was read through a link out of the tree")
+	}
+	if _, err := PlanGrubby(GrubbyOptions{Add: []string{"iommu=pt"}, Root: root, Files: files}); err == nil {
+		t.Error("grubby's entries were read through a link out of the tree")
+	}
+	if _, err := PlanKernelstub(KernelstubOptions{Add: []string{"iommu=pt"}, Root: root, Files: files}); err == nil {
+		t.Error("kernelstub's configuration was read through a link out of the tree")
+	}
+	// The same tree without the zero Root, as before: the links were followed out of it.
+	if f := GatherBootFacts(host.Root{}, root, grubFile, "", "/x/grubby", false); !f.GrubFileExists || f.BLSEntries != 1 {
+		t.Errorf("the test's links do not point out of the tree: %+v", f)
 	}
 }

@@ -9,17 +9,20 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/dpdk-doctor/dpdk-doctor/host"
 )
 
 func init() { register("grubby", undoGrubby) }
 
 // GrubbyOptions configure `fix cmdline` on a host whose boot entries grubby manages.
 type GrubbyOptions struct {
-	Add     []string // options to set, each checked by ParseKernelOption
-	Remove  []string // option names to drop
-	Program string   // grubby's path
-	Root    string   // where the host's files are ("" is /; a test tree otherwise)
-	Running string   // /proc/cmdline, for Verify
+	Add     []string  // options to set, each checked by ParseKernelOption
+	Remove  []string  // option names to drop
+	Program string    // grubby's path
+	Root    string    // where the host's files are ("" is /; a test tree otherwise)
+	Files   host.Root // what the plan reads them through (see CmdlineOptions.Files)
+	Running string    // /proc/cmdline, for Verify
 }
 
 // Grubby changes the options of every BootLoaderSpec entry with one run of
@@ -127,7 +130,7 @@ func PlanGrubby(o GrubbyOptions) (*Grubby, error) {
 		o.Program = "grubby"
 	}
 	dir := rootPath(o.Root, BLSDir)
-	paths, _ := filepath.Glob(filepath.Join(dir, "*.conf"))
+	paths := confFiles(o.Files, o.Root, BLSDir)
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("%w: no BootLoaderSpec entries in %s for grubby to change", ErrBadOption, dir)
 	}
@@ -138,7 +141,7 @@ func PlanGrubby(o GrubbyOptions) (*Grubby, error) {
 	g := &Grubby{o: o, managed: managedNames(o.Add, o.Remove)}
 	var entryOpts []string
 	for _, p := range paths {
-		b, err := readBounded(p, 1<<20+1)
+		b, err := readConfig(o.Files, o.Root, p, 1<<20+1)
 		if err != nil {
 			return nil, err
 		}
@@ -156,7 +159,7 @@ func PlanGrubby(o GrubbyOptions) (*Grubby, error) {
 	// the entry grubby would copy into it (get_bls_args -1: the last in its order).
 	kcmd := rootPath(o.Root, KernelCmdlineFile)
 	ref, kcmdExists := entryOpts[len(entryOpts)-1], false
-	if b, err := readBounded(kcmd, 1<<20+1); err == nil {
+	if b, err := readConfig(o.Files, o.Root, kcmd, 1<<20+1); err == nil {
 		kcmdExists = true
 		ref, _, _ = strings.Cut(string(b), "\n")
 	}
@@ -190,7 +193,7 @@ func PlanGrubby(o GrubbyOptions) (*Grubby, error) {
 	// update_bls_fragment, for ALL: /etc/kernel/cmdline is made from the last entry when absent.
 	g.files = append(g.files, grubbyFile{path: kcmd, before: map[bool]string{true: ref}[kcmdExists], after: grubbyUpdateArgs(ref, o.Remove, args)})
 	grubPath := rootPath(o.Root, DefaultGrubFile)
-	if b, err := readBounded(grubPath, 1<<20+1); err == nil {
+	if b, err := readConfig(o.Files, o.Root, grubPath, 1<<20+1); err == nil {
 		gf, err := ParseGrub(b)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w (grubby rewrites its GRUB_CMDLINE_LINUX too)", grubPath, err)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/dpdk-doctor/dpdk-doctor/host"
 )
 
 func init() { register("kernelstub", undoKernelstub) }
@@ -14,11 +16,12 @@ func init() { register("kernelstub", undoKernelstub) }
 // KernelstubOptions configure `fix cmdline` on a host whose boot entries kernelstub writes
 // (Pop!_OS with systemd-boot).
 type KernelstubOptions struct {
-	Add     []string // options to set, each checked by ParseKernelOption
-	Remove  []string // option names to drop
-	Program string   // kernelstub's path
-	Root    string   // where the host's files are ("" is /; a test tree otherwise)
-	Running string   // /proc/cmdline, for Verify
+	Add     []string  // options to set, each checked by ParseKernelOption
+	Remove  []string  // option names to drop
+	Program string    // kernelstub's path
+	Root    string    // where the host's files are ("" is /; a test tree otherwise)
+	Files   host.Root // what the plan reads them through (see CmdlineOptions.Files)
+	Running string    // /proc/cmdline, for Verify
 }
 
 // Kernelstub changes "kernel_options" of /etc/kernelstub/configuration with kernelstub, which
@@ -80,7 +83,7 @@ func PlanKernelstub(o KernelstubOptions) (*Kernelstub, error) {
 		o.Program = "kernelstub"
 	}
 	k := &Kernelstub{o: o, path: rootPath(o.Root, KernelstubConfig)}
-	b, err := readBounded(k.path, 1<<20+1)
+	b, err := readConfig(o.Files, o.Root, k.path, 1<<20+1)
 	if err != nil {
 		return nil, fmt.Errorf("%w: kernelstub's configuration: %v (without it kernelstub starts from its defaults, quiet splash, and the host's options would be lost)", ErrBadOption, err)
 	}

@@ -55,7 +55,8 @@ func newFixCmdline(g *globals) *cobra.Command {
 			if g.root != "" && !cmd.Flags().Changed("grub-file") {
 				o.GrubFile = filepath.Join(g.root, fix.DefaultGrubFile)
 			}
-			facts := fix.GatherBootFacts(g.root, o.GrubFile, kernelstub, grubby, g.root == "" && !g.demo)
+			o.Files, o.Root = r, g.root
+			facts := fix.GatherBootFacts(r, g.root, o.GrubFile, kernelstub, grubby, g.root == "" && !g.demo)
 			way, why, err := fix.ChooseBootloader(bootloader, cmd.Flags().Changed("grub-file"), facts)
 			if errors.Is(err, fix.ErrBadOption) {
 				return inputErr(err)
@@ -67,9 +68,9 @@ func newFixCmdline(g *globals) *cobra.Command {
 			var rem fix.Remedy
 			switch way {
 			case fix.BootGrubby:
-				rem, err = fix.PlanGrubby(fix.GrubbyOptions{Add: o.Add, Remove: o.Remove, Program: facts.Grubby, Root: g.root, Running: o.Running})
+				rem, err = fix.PlanGrubby(fix.GrubbyOptions{Add: o.Add, Remove: o.Remove, Program: facts.Grubby, Root: g.root, Files: r, Running: o.Running})
 			case fix.BootKernelstub:
-				rem, err = fix.PlanKernelstub(fix.KernelstubOptions{Add: o.Add, Remove: o.Remove, Program: facts.Kernelstub, Root: g.root, Running: o.Running})
+				rem, err = fix.PlanKernelstub(fix.KernelstubOptions{Add: o.Add, Remove: o.Remove, Program: facts.Kernelstub, Root: g.root, Files: r, Running: o.Running})
 			}
 			if way != fix.BootGrubFile {
 				if errors.Is(err, fix.ErrBadOption) || errors.Is(err, fix.ErrGrubSyntax) {
