@@ -66,10 +66,11 @@ type Facts struct {
 	DMARErr   error       // why a present table could not be decoded
 	// RMRR is the DMAR table's view of each device (relax_rmrr counted only where the kernel
 	// honours it). What the kernel will do is Verdict's answer, not this.
-	RMRR    map[pci.Address]dmar.Verdict
-	IVRS    *ivrs.Table // nil when the firmware has none or it could not be decoded
-	IVRSErr error       // why a present table could not be decoded
-	Release string      // the running kernel's release (proc/sys/kernel/osrelease)
+	RMRR     map[pci.Address]dmar.Verdict
+	IVRS     *ivrs.Table // nil when the firmware has none or it could not be decoded
+	IVRSErr  error       // why a present table could not be decoded
+	Release  string      // the running kernel's release (proc/sys/kernel/osrelease)
+	Hostname string      // proc/sys/kernel/hostname
 	// Verdict is the one verdict on the host and every device, computed in Gather from the
 	// facts above; every judgement (check, devices, ovs, fix, probe) reads it.
 	Verdict   *verdict.Verdict
@@ -195,6 +196,7 @@ func (f *Facts) gatherHost(r host.Root) error {
 		f.IVRS, f.IVRSErr = ivrs.Read(r)
 	}
 	f.Release, _ = r.ReadString("proc/sys/kernel/osrelease")
+	f.Hostname, _ = r.ReadString("proc/sys/kernel/hostname")
 	if f.CPUErr == nil {
 		f.Platform = platform.ReadWithCPUFlags(r, f.CPU.Flags) // proc/cpuinfo once
 	} else {

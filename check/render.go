@@ -19,9 +19,7 @@ type Report struct {
 
 // NewReport wraps findings into a report.
 func NewReport(f *Facts, findings []Finding) *Report {
-	v, _ := f.Root.ReadString("sys/class/dmi/id/sys_vendor")
-	p, _ := f.Root.ReadString("sys/class/dmi/id/product_name")
-	r := &Report{Host: strings.TrimSpace(v + " " + p), Root: f.Root.String(), Findings: findings,
+	r := &Report{Host: strings.TrimSpace(f.Platform.SysVendor + " " + f.Platform.Product), Root: f.Root.String(), Findings: findings,
 		Counts: map[string]int{"ok": 0, "warn": 0, "fail": 0}}
 	for _, fd := range findings {
 		r.Counts[string(fd.Severity)]++

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
-	"github.com/dpdk-doctor/dpdk-doctor/host"
-	"github.com/dpdk-doctor/dpdk-doctor/platform"
 )
 
 // SchemaVersion is the version of the JSON contract of `check --json`. Version "2" added the
@@ -40,23 +38,17 @@ type Identity struct {
 	Time     time.Time // when the check ran
 }
 
-// ReadIdentity reads the host's identity through r. version is dpdk-doctor's own; now is the
-// time to report (injectable so that output can be compared byte for byte).
-func ReadIdentity(r host.Root, version string, now time.Time) Identity {
-	read := func(rel string) string {
-		s, err := r.ReadString(rel)
-		if err != nil {
-			return ""
-		}
-		return strings.TrimSpace(s)
-	}
-	p := platform.Read(r)
+// IdentityOf is the identity of the host f was gathered from (its platform, kernel release and
+// hostname, read once by check.Gather). version is dpdk-doctor's own; now is the time to report
+// (injectable so that output can be compared byte for byte).
+func IdentityOf(f *check.Facts, version string, now time.Time) Identity {
+	p := f.Platform
 	return Identity{
-		Hostname: read("proc/sys/kernel/hostname"),
-		Kernel:   read("proc/sys/kernel/osrelease"),
+		Hostname: strings.TrimSpace(f.Hostname),
+		Kernel:   strings.TrimSpace(f.Release),
 		Machine: Machine{Vendor: p.Vendor, SysVendor: p.SysVendor, Product: p.Product, BIOSVendor: p.BIOSVendor,
 			BIOSVersion: p.BIOSVersion, BIOSDate: p.BIOSDate, Hypervisor: p.Hypervisor},
-		Root:    r.String(),
+		Root:    f.Root.String(),
 		Version: version,
 		Time:    now.UTC(),
 	}

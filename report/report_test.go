@@ -29,7 +29,7 @@ func demoResult(t *testing.T) *Result {
 	for _, d := range f.Selected {
 		devs[d.Address.String()] = Device{Name: check.Name(ids, d), Slot: d.Slot}
 	}
-	return &Result{Identity: ReadIdentity(r, "test", time.Unix(0, 0)), Findings: findings, Devices: devs}
+	return &Result{Identity: IdentityOf(f, "test", time.Unix(0, 0)), Findings: findings, Devices: devs}
 }
 
 func text(t *testing.T, r *Result, opt TextOptions) string {

@@ -17,7 +17,7 @@ func writeCheck(f *check.Facts, findings []check.Finding, asJSON, verbose bool, 
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	res := &report.Result{Identity: report.ReadIdentity(f.Root, reportVersion(), reportTime()), Findings: findings,
+	res := &report.Result{Identity: report.IdentityOf(f, reportVersion(), reportTime()), Findings: findings,
 		Devices: map[string]report.Device{}}
 	if asJSON {
 		return report.WriteJSON(os.Stdout, res)
