@@ -9,14 +9,18 @@ import (
 	"os"
 	"reflect"
 	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/dpdk-doctor/dpdk-doctor/internal/ovsrpc"
 )
 
 // ReadOnce reads the state in one round trip: a single OVSDB transact of selects, one per table
-// the models name and only their columns, decoded straight into a State. It is for commands
-// that read once and go (show, check, capture, metrics): no monitor, no cache, no libovsdb
-// client. Its result is the same as DialWith followed by Client.Read. The dial and the
+// State needs and only the columns it shows (readTables), decoded straight into a State. It is
+// for commands that read once and go (show, check, capture, metrics, plan): no monitor, no
+// cache. Its result is the same as DialWith followed by Client.Read. The dial and the
 // transaction are bounded by ctx and by o.Timeout, and every message from the server by
 // o.MaxMessage, as DialWith's are.
 func ReadOnce(ctx context.Context, db string, o Options) (*State, error) {
@@ -37,64 +41,131 @@ func ReadOnce(ctx context.Context, db string, o Options) (*State, error) {
 	}
 	c := ovsrpc.NewConn(ctx, conn, db, o.MaxMessage)
 	defer c.Close()
-	var t tables
-	dst := []any{&t.roots, &t.bridges, &t.ports, &t.ifaces, &t.mirrors, &t.ctrls, &t.mgrs}
-	ops := make([]map[string]any, len(oneShotTables))
-	for i, tb := range oneShotTables {
-		ops[i] = map[string]any{"op": "select", "table": tb.name, "where": []any{}, "columns": tb.columns}
-	}
-	res, err := c.Transact("Open_vSwitch", ops...)
+	t, err := readTables(func(ops []any) ([]json.RawMessage, error) {
+		res, err := c.TransactRaw("Open_vSwitch", ops...)
+		if err != nil {
+			switch {
+			case ctx.Err() != nil:
+				err = waitErr(ctx.Err(), o.Timeout)
+			case errors.Is(err, os.ErrDeadlineExceeded): // the connection's deadline is ctx's, and came first
+				err = waitErr(context.DeadlineExceeded, o.Timeout)
+			}
+			return nil, fmt.Errorf("OVSDB %s: reading the tables: %w", db, err)
+		}
+		return res, nil
+	})
 	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-			err = waitErr(ctx.Err(), o.Timeout)
-		case errors.Is(err, os.ErrDeadlineExceeded): // the connection's deadline is ctx's, and came first
-			err = waitErr(context.DeadlineExceeded, o.Timeout)
-		}
-		return nil, fmt.Errorf("OVSDB %s: reading the tables: %w", db, err)
+		return nil, err
 	}
-	for i, tb := range oneShotTables {
-		if err := decodeRows(res[i]["rows"], dst[i]); err != nil {
-			return nil, fmt.Errorf("OVSDB %s: table %s: %w", db, tb.name, err)
-		}
-	}
+	return t.state(db)
+}
+
+// state builds the State from one read of the tables.
+func (t *tables) state(db string) (*State, error) {
 	if len(t.roots) == 0 {
 		return nil, fmt.Errorf("OVSDB %s: the Open_vSwitch table is empty (run ovs-vsctl init)", db)
 	}
 	st := assemble(t.roots[0], t.bridges, t.ports, t.ifaces, t.mirrors)
-	link(st, &t)
+	link(st, t)
 	return st, nil
 }
 
-// oneShotTables are the tables ReadOnce selects, in the order of the tables struct's fields,
-// with the columns of their models (_uuid included).
-var oneShotTables = func() []struct {
-	name    string
-	columns []string
-} {
-	var out []struct {
-		name    string
-		columns []string
-	}
-	for _, m := range []struct {
-		name string
-		row  any
-	}{{"Open_vSwitch", OpenvSwitch{}}, {"Bridge", BridgeRow{}}, {"Port", PortRow{}}, {"Interface", InterfaceRow{}},
-		{"Mirror", MirrorRow{}}, {"Controller", ControllerRow{}}, {"Manager", ManagerRow{}}} {
-		var cols []string
-		rt := reflect.TypeOf(m.row)
-		for i := 0; i < rt.NumField(); i++ {
-			if tag := rt.Field(i).Tag.Get("ovsdb"); tag != "" {
-				cols = append(cols, tag)
+// readColumns are the columns a State is made of, per table, as ovs-vsctl show monitors only
+// the columns it prints: the models' fields, each named by its ovsdb tag (_uuid included).
+// Interface's status and statistics, the largest columns, are not read.
+var readColumns = sync.OnceValue(func() [7][]string {
+	var out [7][]string
+	for i, row := range []any{OpenvSwitch{}, BridgeRow{}, PortRow{}, InterfaceRow{}, MirrorRow{}, ControllerRow{}, ManagerRow{}} {
+		rt := reflect.TypeOf(row)
+		for f := 0; f < rt.NumField(); f++ {
+			if tag := rt.Field(f).Tag.Get("ovsdb"); tag != "" {
+				out[i] = append(out[i], tag)
 			}
 		}
-		out = append(out, struct {
-			name    string
-			columns []string
-		}{m.name, cols})
 	}
 	return out
-}()
+})
+
+// readTableNames are the tables readTables selects, in the order of readColumns and of the
+// tables struct's fields.
+var readTableNames = [7]string{"Open_vSwitch", "Bridge", "Port", "Interface", "Mirror", "Controller", "Manager"}
+
+// readTables reads every table a State needs in one transaction, run by transact (a one-shot
+// connection's or a Client's), and decodes the rows.
+func readTables(transact func(ops []any) ([]json.RawMessage, error)) (*tables, error) {
+	var t tables
+	dst := [7]any{&t.roots, &t.bridges, &t.ports, &t.ifaces, &t.mirrors, &t.ctrls, &t.mgrs}
+	cols := readColumns()
+	ops := make([]any, len(readTableNames))
+	for i, name := range readTableNames {
+		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: name, Columns: cols[i]}
+	}
+	res, err := transact(ops)
+	if err != nil {
+		return nil, err
+	}
+	if len(res) < len(ops) {
+		return nil, fmt.Errorf("reading the tables: %d results for %d selects", len(res), len(ops))
+	}
+	for i, name := range readTableNames {
+		rows, err := resultRows(res[i])
+		if err == nil {
+			err = decodeRows(rows, dst[i])
+		}
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", name, err)
+		}
+	}
+	return &t, nil
+}
+
+// resultRows returns the "rows" of one operation's result (RFC 7047 5.2.2), or the error the
+// server put there, without decoding anything else.
+func resultRows(raw json.RawMessage) (json.RawMessage, error) {
+	p := datumParser{b: raw}
+	if err := p.expect('{'); err != nil {
+		return nil, fmt.Errorf("result: %w", err)
+	}
+	var rows json.RawMessage
+	var failed, details string
+	for n := 0; !p.peek('}'); n++ {
+		if n > 0 {
+			if err := p.expect(','); err != nil {
+				return nil, fmt.Errorf("result: %w", err)
+			}
+		}
+		key, err := p.str()
+		if err != nil {
+			return nil, fmt.Errorf("result: %w", err)
+		}
+		if err := p.expect(':'); err != nil {
+			return nil, fmt.Errorf("result: %w", err)
+		}
+		p.ws()
+		from := p.i
+		if err := p.skip(); err != nil {
+			return nil, fmt.Errorf("result, %s: %w", key, err)
+		}
+		v := raw[from:p.i]
+		switch key {
+		case "rows":
+			rows = v
+		case "error":
+			if json.Unmarshal(v, &failed) != nil {
+				failed = string(v)
+			}
+		case "details":
+			json.Unmarshal(v, &details)
+		}
+	}
+	if failed != "" {
+		return nil, fmt.Errorf("refused: %s", strings.TrimSpace(failed+" "+details))
+	}
+	if rows == nil {
+		return nil, errors.New("result without rows")
+	}
+	return rows, nil
+}
 
 // decodeRows decodes a select's rows (OVSDB's JSON wire form) into dst, a pointer to a slice of
 // one of the row models, by the models' ovsdb tags. It parses the bytes once, without building

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// TestReadOnceFlood: the one-shot read keeps the guard's promise. A peer that answers the
+// TestReadOnceFlood: the one-shot read keeps the same promise as DialWith. A peer that answers the
 // transact with one endless JSON string is cut off at the per-message limit, with an error
 // naming the limit, allocating a bounded amount on the way.
 func TestReadOnceFlood(t *testing.T) {

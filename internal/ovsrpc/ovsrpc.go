@@ -183,6 +183,20 @@ func (c *Conn) Transact(db string, ops ...map[string]any) ([]map[string]json.Raw
 	return res, nil
 }
 
+// TransactRaw runs OVSDB operations (anything that marshals to RFC 7047 operations) on
+// database db in one transaction and returns each operation's result as it came, undecoded,
+// for the caller to decode with a decoder fit for it (rows, UUIDs, errors).
+func (c *Conn) TransactRaw(db string, ops ...any) ([]json.RawMessage, error) {
+	params := make([]any, 0, len(ops)+1)
+	params = append(params, db)
+	params = append(params, ops...)
+	var res []json.RawMessage
+	if err := c.Call("transact", params, &res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
 // Appctl runs a unixctl command (as ovs-appctl does) and returns its text reply.
 func (c *Conn) Appctl(command string, args ...string) (string, error) {
 	if args == nil {
