@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"slices"
@@ -180,13 +181,17 @@ func (c *Client) Connected() bool {
 	}
 }
 
-// gone is the error for a server that went away: the session's reason (a message over the
-// limit names the peer and the limit) when it has one.
+// gone is the error for a server that went away (the connection ended: EOF, reset) or was
+// cut off (the session's reason: a message over the limit names the peer and the limit).
 func (c *Client) gone(while string) error {
-	if err := c.s.Err(); err != nil {
+	err := c.s.Err()
+	switch {
+	case err == nil:
+		return fmt.Errorf("OVSDB %s went away%s", c.db, while)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed):
 		return fmt.Errorf("OVSDB %s went away%s: %w", c.db, while, err)
 	}
-	return fmt.Errorf("OVSDB %s went away%s", c.db, while)
+	return fmt.Errorf("OVSDB %s%s: %w", c.db, while, err)
 }
 
 // call runs ops in one transaction, bounded by ctx and the client's timeout, and returns each
@@ -198,6 +203,9 @@ func (c *Client) call(ctx context.Context, what string, ops ...any) ([]json.RawM
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	res, err := c.s.Transact(ctx, "Open_vSwitch", ops...)
+	if err != nil && ctx.Err() == nil && !c.Connected() {
+		return nil, c.gone(" while " + what)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("OVSDB %s: %s: %w", c.db, what, waitErr(err, c.timeout))
 	}
