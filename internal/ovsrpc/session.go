@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -45,49 +44,45 @@ func NewSession(c net.Conn, endpoint string, maxMessage int64) *Session {
 		maxMessage = MaxReply
 	}
 	s := &Session{c: c, name: endpoint, pending: map[int]chan reply{}, done: make(chan struct{})}
-	go s.read(&limited{c: c, max: maxMessage})
+	go s.read(newFramer(c, maxMessage))
 	return s
 }
 
 // read takes messages off the connection until it fails or closes.
-func (s *Session) read(lim *limited) {
-	dec := json.NewDecoder(lim)
+func (s *Session) read(fr *framer) {
 	for {
-		var msg struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Params json.RawMessage `json:"params"`
-			Result json.RawMessage `json:"result"`
-			Error  json.RawMessage `json:"error"`
-		}
-		lim.left = lim.max
-		if err := dec.Decode(&msg); err != nil {
-			s.end(fmt.Errorf("%s: %w", s.name, err))
-			return
-		}
-		if msg.Method == "echo" {
-			params := msg.Params
-			if len(params) == 0 {
-				params = json.RawMessage("[]")
+		b, err := fr.next()
+		if err == nil {
+			var msg message
+			if msg, err = parseMessage(b); err == nil {
+				s.dispatch(msg)
+				continue
 			}
-			b, _ := json.Marshal(map[string]any{"result": params, "error": nil, "id": msg.ID})
-			s.write(context.Background(), b)
-			continue
 		}
-		if msg.Method != "" { // a notification (update, locked, ...): not asked for here
-			continue
-		}
-		id, err := strconv.Atoi(string(msg.ID))
-		if err != nil {
-			continue
-		}
-		s.mu.Lock()
-		ch := s.pending[id]
-		delete(s.pending, id)
-		s.mu.Unlock()
-		if ch != nil {
-			ch <- reply{result: msg.Result, err: msg.Error}
-		}
+		s.end(fmt.Errorf("%s: %w", s.name, err))
+		return
+	}
+}
+
+// dispatch answers an echo request or hands a reply to its call.
+func (s *Session) dispatch(msg message) {
+	if isMethod(msg.Method, "echo") {
+		s.write(context.Background(), echoReply(msg))
+		return
+	}
+	if !isNull(msg.Method) { // a notification (update, locked, ...): not asked for here
+		return
+	}
+	id, err := strconv.Atoi(string(msg.ID))
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	ch := s.pending[id]
+	delete(s.pending, id)
+	s.mu.Unlock()
+	if ch != nil {
+		ch <- reply{result: msg.Result, err: msg.Error}
 	}
 }
 
@@ -180,20 +175,10 @@ func (s *Session) Call(ctx context.Context, method string, params any, out any) 
 			return s.Err()
 		}
 	}
-	if len(r.err) > 0 && string(r.err) != "null" {
-		var e string
-		if json.Unmarshal(r.err, &e) != nil {
-			e = string(r.err)
-		}
-		return &Error{Method: method, Msg: strings.TrimSpace(e)}
+	if err := replyErr(method, r.err); err != nil {
+		return err
 	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(r.result, out); err != nil {
-		return fmt.Errorf("%s: the reply to %s: %w", s.name, method, err)
-	}
-	return nil
+	return decodeResult(s.name, method, r.result, out)
 }
 
 // Transact runs OVSDB operations (anything that marshals to RFC 7047 operations: libovsdb's
