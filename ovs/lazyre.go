@@ -17,5 +17,5 @@ func lazyRE(src string) *lazyRegexp {
 }
 
 func (l *lazyRegexp) FindStringSubmatch(s string) []string { return l.re().FindStringSubmatch(s) }
-func (l *lazyRegexp) MatchString(s string) bool             { return l.re().MatchString(s) }
-func (l *lazyRegexp) String() string                        { return l.re().String() }
+func (l *lazyRegexp) MatchString(s string) bool            { return l.re().MatchString(s) }
+func (l *lazyRegexp) String() string                       { return l.re().String() }
