@@ -241,12 +241,12 @@ func (c *Client) transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.
 }
 
 // sel is one select of a Client read: a table, the rows wanted (all when where is nil), the
-// columns and where to decode them (a pointer to a slice of a row model).
+// columns and how to decode the rows (decodeRows into a slice of a row model).
 type sel struct {
 	table   string
 	where   []ovsdb.Condition
 	columns []string
-	dst     any
+	decode  func(json.RawMessage) error
 }
 
 // selects reads in one transaction and decodes each select's rows into its dst.
@@ -265,7 +265,7 @@ func (c *Client) selects(ctx context.Context, ss ...sel) error {
 	for i, s := range ss {
 		rows, err := resultRows(res[i])
 		if err == nil {
-			err = decodeRows(rows, s.dst)
+			err = s.decode(rows)
 		}
 		if err != nil {
 			return fmt.Errorf("OVSDB %s: table %s: %w", c.db, s.table, err)

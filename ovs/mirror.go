@@ -31,7 +31,7 @@ func ownedByTraffic(ids map[string]string) bool {
 // before it adds anything, and name the others when it is missing.
 func (c *Client) BridgeNamesSorted(ctx context.Context) ([]string, error) {
 	var bridges []BridgeRow
-	if err := c.selects(ctx, sel{table: "Bridge", columns: []string{"name"}, dst: &bridges}); err != nil {
+	if err := c.selects(ctx, sel{table: "Bridge", columns: []string{"name"}, decode: rowsInto(&bridges)}); err != nil {
 		return nil, err
 	}
 	names := make([]string, 0, len(bridges))
@@ -60,7 +60,7 @@ func (c *Client) AddMirror(ctx context.Context, spec MirrorSpec) (portUUID, mirr
 		return "", "", err
 	}
 	var ports []PortRow
-	if err := c.selects(ctx, sel{table: "Port", columns: []string{"_uuid", "name"}, dst: &ports}); err != nil {
+	if err := c.selects(ctx, sel{table: "Port", columns: []string{"_uuid", "name"}, decode: rowsInto(&ports)}); err != nil {
 		return "", "", err
 	}
 	byName := map[string]string{}
@@ -205,7 +205,7 @@ func (c *Client) RemoveLeftovers(ctx context.Context, ls []Leftover) error {
 // OFPort returns the OpenFlow port number OVS gave an interface, 0 while it has none.
 func (c *Client) OFPort(ctx context.Context, name string) (int, string, error) {
 	var ifaces []InterfaceRow
-	if err := c.selects(ctx, sel{table: "Interface", where: byName(name), columns: []string{"name", "ofport", "error"}, dst: &ifaces}); err != nil {
+	if err := c.selects(ctx, sel{table: "Interface", where: byName(name), columns: []string{"name", "ofport", "error"}, decode: rowsInto(&ifaces)}); err != nil {
 		return 0, "", err
 	}
 	for _, i := range ifaces {

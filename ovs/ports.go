@@ -184,7 +184,7 @@ func (c *Client) DelPort(ctx context.Context, bridge, port string) error {
 // port returns the port called name, or nil.
 func (c *Client) port(ctx context.Context, name string) (*PortRow, error) {
 	var ports []PortRow
-	if err := c.selects(ctx, sel{table: "Port", where: byName(name), columns: []string{"_uuid", "name"}, dst: &ports}); err != nil {
+	if err := c.selects(ctx, sel{table: "Port", where: byName(name), columns: []string{"_uuid", "name"}, decode: rowsInto(&ports)}); err != nil {
 		return nil, err
 	}
 	if len(ports) == 0 {
@@ -200,7 +200,7 @@ var bridgeColumns = []string{"_uuid", "name", "ports", "mirrors"}
 // bridges there are.
 func (c *Client) bridge(ctx context.Context, name string) (*BridgeRow, error) {
 	var bridges []BridgeRow
-	if err := c.selects(ctx, sel{table: "Bridge", columns: bridgeColumns, dst: &bridges}); err != nil {
+	if err := c.selects(ctx, sel{table: "Bridge", columns: bridgeColumns, decode: rowsInto(&bridges)}); err != nil {
 		return nil, err
 	}
 	var names []string

@@ -94,7 +94,15 @@ var readTableNames = [7]string{"Open_vSwitch", "Bridge", "Port", "Interface", "M
 // connection's or a Client's), and decodes the rows.
 func readTables(transact func(ops []any) ([]json.RawMessage, error)) (*tables, error) {
 	var t tables
-	dst := [7]any{&t.roots, &t.bridges, &t.ports, &t.ifaces, &t.mirrors, &t.ctrls, &t.mgrs}
+	dst := [7]func(json.RawMessage) error{
+		func(r json.RawMessage) error { return decodeRows(r, &t.roots) },
+		func(r json.RawMessage) error { return decodeRows(r, &t.bridges) },
+		func(r json.RawMessage) error { return decodeRows(r, &t.ports) },
+		func(r json.RawMessage) error { return decodeRows(r, &t.ifaces) },
+		func(r json.RawMessage) error { return decodeRows(r, &t.mirrors) },
+		func(r json.RawMessage) error { return decodeRows(r, &t.ctrls) },
+		func(r json.RawMessage) error { return decodeRows(r, &t.mgrs) },
+	}
 	cols := readColumns()
 	ops := make([]any, len(readTableNames))
 	for i, name := range readTableNames {
@@ -110,7 +118,7 @@ func readTables(transact func(ops []any) ([]json.RawMessage, error)) (*tables, e
 	for i, name := range readTableNames {
 		rows, err := resultRows(res[i])
 		if err == nil {
-			err = decodeRows(rows, dst[i])
+			err = dst[i](rows)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", name, err)
@@ -167,70 +175,6 @@ func resultRows(raw json.RawMessage) (json.RawMessage, error) {
 	return rows, nil
 }
 
-// decodeRows decodes a select's rows (OVSDB's JSON wire form) into dst, a pointer to a slice of
-// one of the row models, by the models' ovsdb tags. It parses the bytes once, without building
-// generic JSON values: a 512-port database decodes in a millisecond or two.
-func decodeRows(raw json.RawMessage, dst any) error {
-	sv := reflect.ValueOf(dst).Elem()
-	et := sv.Type().Elem()
-	field := map[string]int{}
-	for i := 0; i < et.NumField(); i++ {
-		if col := et.Field(i).Tag.Get("ovsdb"); col != "" {
-			field[col] = i
-		}
-	}
-	p := datumParser{b: raw}
-	if err := p.expect('['); err != nil {
-		return fmt.Errorf("rows: %w", err)
-	}
-	out := reflect.MakeSlice(sv.Type(), 0, 16)
-	for n := 0; !p.peek(']'); n++ {
-		if n > 0 {
-			if err := p.expect(','); err != nil {
-				return fmt.Errorf("rows: %w", err)
-			}
-		}
-		row := reflect.New(et).Elem()
-		if err := p.expect('{'); err != nil {
-			return fmt.Errorf("row %d: %w", n, err)
-		}
-		for c := 0; !p.peek('}'); c++ {
-			if c > 0 {
-				if err := p.expect(','); err != nil {
-					return fmt.Errorf("row %d: %w", n, err)
-				}
-			}
-			col, err := p.str()
-			if err != nil {
-				return fmt.Errorf("row %d: %w", n, err)
-			}
-			if err := p.expect(':'); err != nil {
-				return fmt.Errorf("row %d: %w", n, err)
-			}
-			p.ws()
-			from := p.i
-			if err := p.skip(); err != nil {
-				return fmt.Errorf("row %d, column %s: %w", n, col, err)
-			}
-			i, ok := field[col]
-			if !ok {
-				continue
-			}
-			if err := decodeColumn(raw[from:p.i], row.Field(i)); err != nil {
-				return fmt.Errorf("row %d, column %s: %w", n, col, err)
-			}
-		}
-		p.i++
-		out = reflect.Append(out, row)
-	}
-	p.i++
-	if p.ws(); p.i != len(p.b) {
-		return errors.New("rows: trailing data")
-	}
-	sv.Set(out)
-	return nil
-}
-
 // skip passes over one JSON value (strings, nesting), for the parser to hand it on.
 func (p *datumParser) skip() error {
 	depth := 0
@@ -264,82 +208,6 @@ func (p *datumParser) skip() error {
 	}
 	if depth != 0 {
 		return errors.New("unexpected end")
-	}
-	return nil
-}
-
-// decodeColumn decodes one OVSDB datum into f: an atom (string, integer, boolean, ["uuid", U]),
-// a set (["set", [atoms]] or a lone atom) or a map (["map", [[k, v], ...]]).
-func decodeColumn(raw json.RawMessage, f reflect.Value) error {
-	p := datumParser{b: raw}
-	keys, vals, isMap, err := p.datum()
-	if err == nil {
-		if p.ws(); p.i != len(p.b) {
-			err = errors.New("trailing data")
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("%w: %.80s", err, raw)
-	}
-	switch f.Kind() {
-	case reflect.Map:
-		if !isMap {
-			return fmt.Errorf("not a map: %.80s", raw)
-		}
-		if len(keys) == 0 { // an empty map stays nil, as libovsdb leaves it
-			return nil
-		}
-		m := reflect.MakeMapWithSize(f.Type(), len(keys))
-		for i := range keys {
-			k, err := atomValue(keys[i], f.Type().Key())
-			if err != nil {
-				return err
-			}
-			e, err := atomValue(vals[i], f.Type().Elem())
-			if err != nil {
-				return err
-			}
-			m.SetMapIndex(k, e)
-		}
-		f.Set(m)
-	case reflect.Slice:
-		if isMap {
-			return fmt.Errorf("a map where a set belongs: %.80s", raw)
-		}
-		if len(vals) == 0 { // an empty set stays nil, as libovsdb leaves it
-			return nil
-		}
-		s := reflect.MakeSlice(f.Type(), len(vals), len(vals))
-		for i, it := range vals {
-			a, err := atomValue(it, f.Type().Elem())
-			if err != nil {
-				return err
-			}
-			s.Index(i).Set(a)
-		}
-		f.Set(s)
-	case reflect.Pointer:
-		if isMap || len(vals) > 1 {
-			return fmt.Errorf("more than one value in an optional column: %.80s", raw)
-		}
-		if len(vals) == 1 {
-			a, err := atomValue(vals[0], f.Type().Elem())
-			if err != nil {
-				return err
-			}
-			p := reflect.New(f.Type().Elem())
-			p.Elem().Set(a)
-			f.Set(p)
-		}
-	default:
-		if isMap || len(vals) != 1 {
-			return fmt.Errorf("not a single value: %.80s", raw)
-		}
-		a, err := atomValue(vals[0], f.Type())
-		if err != nil {
-			return err
-		}
-		f.Set(a)
 	}
 	return nil
 }
@@ -387,18 +255,19 @@ func (p *datumParser) datum() (keys, vals []atom, isMap bool, err error) {
 	}
 	start := p.i
 	p.i++
-	tag, err := p.str()
+	tagb, err := p.rawString()
 	if err != nil {
 		return nil, nil, false, err
 	}
-	switch tag {
+	isSet := string(tagb) == "set"
+	switch string(tagb) {
 	case "uuid", "named-uuid":
 		p.i = start
 		a, err := p.atom()
 		return nil, []atom{a}, false, err
 	case "set", "map":
 	default:
-		return nil, nil, false, fmt.Errorf("unknown datum %q", tag)
+		return nil, nil, false, fmt.Errorf("unknown datum %q", tagb)
 	}
 	if err := p.expect(','); err != nil {
 		return nil, nil, false, err
@@ -412,7 +281,7 @@ func (p *datumParser) datum() (keys, vals []atom, isMap bool, err error) {
 				return nil, nil, false, err
 			}
 		}
-		if tag == "set" {
+		if isSet {
 			a, err := p.atom()
 			if err != nil {
 				return nil, nil, false, err
@@ -443,7 +312,7 @@ func (p *datumParser) datum() (keys, vals []atom, isMap bool, err error) {
 	if err := p.expect(']'); err != nil {
 		return nil, nil, false, err
 	}
-	return keys, vals, tag == "map", nil
+	return keys, vals, !isSet, nil
 }
 
 // atom reads a string, an integer, true, false, or ["uuid", U] / ["named-uuid", U].
@@ -458,11 +327,11 @@ func (p *datumParser) atom() (atom, error) {
 		return atom{kind: 's', s: s}, err
 	case c == '[':
 		p.i++
-		tag, err := p.str()
+		tag, err := p.rawString()
 		if err != nil {
 			return atom{}, err
 		}
-		if tag != "uuid" && tag != "named-uuid" {
+		if string(tag) != "uuid" && string(tag) != "named-uuid" {
 			return atom{}, fmt.Errorf("not an atom: [%q", tag)
 		}
 		if err := p.expect(','); err != nil {
@@ -521,17 +390,4 @@ func (p *datumParser) str() (string, error) {
 		}
 	}
 	return "", errors.New("unterminated string")
-}
-
-// atomValue converts one atom to t (string, int or bool).
-func atomValue(a atom, t reflect.Type) (reflect.Value, error) {
-	switch {
-	case t.Kind() == reflect.String && a.kind == 's':
-		return reflect.ValueOf(a.s).Convert(t), nil
-	case t.Kind() == reflect.Int && a.kind == 'i':
-		return reflect.ValueOf(int(a.n)).Convert(t), nil
-	case t.Kind() == reflect.Bool && a.kind == 'b':
-		return reflect.ValueOf(a.b).Convert(t), nil
-	}
-	return reflect.Value{}, fmt.Errorf("%v is not a %s", a, t)
 }
