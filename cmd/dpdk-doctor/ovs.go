@@ -32,7 +32,7 @@ func addDBFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&dbTLS.Key, "db-key", "", "private key for an ssl: --db")
 	cmd.Flags().StringVar(&dbTLS.Cert, "db-cert", "", "certificate for an ssl: --db")
 	cmd.Flags().StringVar(&dbTLS.CA, "db-ca", "", "CA certificate for an ssl: --db")
-	cmd.Flags().DurationVar(&dbTimeout, "db-timeout", ovs.DefaultTimeout, "give up on any single wait on OVSDB (connect, monitor, a transaction, a port's set-up) after this `DURATION`")
+	cmd.Flags().DurationVar(&dbTimeout, "db-timeout", ovs.DefaultTimeout, "give up on any single wait on OVSDB (connect, a read, a transaction, a port's set-up) after this `DURATION`")
 }
 
 // checkDBFlags refuses an OVSDB endpoint or timeout that cannot work, before anything runs.
@@ -300,7 +300,7 @@ func addDBFlagsPersistent(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&dbTLS.Key, "db-key", "", "private key for an ssl: --db")
 	cmd.PersistentFlags().StringVar(&dbTLS.Cert, "db-cert", "", "certificate for an ssl: --db")
 	cmd.PersistentFlags().StringVar(&dbTLS.CA, "db-ca", "", "CA certificate for an ssl: --db")
-	cmd.PersistentFlags().DurationVar(&dbTimeout, "db-timeout", ovs.DefaultTimeout, "give up on any single wait on OVSDB (connect, monitor, a transaction, a port's set-up) after this `DURATION`")
+	cmd.PersistentFlags().DurationVar(&dbTimeout, "db-timeout", ovs.DefaultTimeout, "give up on any single wait on OVSDB (connect, a read, a transaction, a port's set-up) after this `DURATION`")
 }
 
 // dialFlag connects to the OVSDB the flags name.
