@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Session is a long-lived JSON-RPC connection on which each call is bounded by its own
@@ -31,6 +32,9 @@ type Session struct {
 
 	done chan struct{}
 }
+
+// echoTimeout bounds the answer to the server's keepalive.
+const echoTimeout = 10 * time.Second
 
 type reply struct {
 	result json.RawMessage
@@ -67,7 +71,10 @@ func (s *Session) read(fr *framer) {
 // dispatch answers an echo request or hands a reply to its call.
 func (s *Session) dispatch(msg message) {
 	if isMethod(msg.Method, "echo") {
-		s.write(context.Background(), echoReply(msg))
+		// Bounded: a peer that stops reading must not hold the writer (and every call) forever.
+		ctx, cancel := context.WithTimeout(context.Background(), echoTimeout)
+		s.write(ctx, echoReply(msg))
+		cancel()
 		return
 	}
 	if !isNull(msg.Method) { // a notification (update, locked, ...): not asked for here
