@@ -1,6 +1,7 @@
 // Package ovs reads and changes Open vSwitch's database natively (OVSDB's JSON-RPC through
-// internal/ovsrpc, operations built from libovsdb's ovsdb types), snapshots its DPDK-relevant state, explains every Interface error by joining it
-// with the host's facts, and adds and removes DPDK ports with a preflight.
+// internal/ovsrpc, operations built from libovsdb's ovsdb types), snapshots its DPDK-relevant
+// state, explains every Interface error by joining it with the host's facts, and adds and
+// removes DPDK ports with a preflight.
 package ovs
 
 // Small hand-written models: only the columns a State is made of, which are the columns every

@@ -1,6 +1,9 @@
 // Package ovsrpc speaks the JSON-RPC 1.0 that Open vSwitch uses on its sockets: OVSDB's
-// "transact" (one-shot reads and writes without a monitor) and ovs-vswitchd's unixctl commands
-// (what ovs-appctl sends). It is for commands that read a few rows or run one command and go.
+// "transact" (reads and writes without a monitor) and ovs-vswitchd's unixctl commands (what
+// ovs-appctl sends). A Conn is for commands that read a few rows or run one command and go (its
+// context is the connection's); a Session for those that change the database and wait (each
+// call has its own context). Messages are framed and split without encoding/json (wire.go),
+// and each is bounded in size.
 package ovsrpc
 
 import (
