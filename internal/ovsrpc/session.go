@@ -3,8 +3,10 @@ package ovsrpc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -107,18 +109,22 @@ func (s *Session) end(why error) {
 	s.c.Close()
 }
 
-// write sends one message, bounded by ctx's deadline; a failed write ends the session (the
-// stream may hold half a message).
+// write sends one message, bounded by ctx's deadline. A write that fails having sent part of
+// the message ends the session (the stream holds half a message); one that sent nothing (its
+// deadline had passed) leaves it usable.
 func (s *Session) write(ctx context.Context, b []byte) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	dl, _ := ctx.Deadline()
-	s.c.SetWriteDeadline(dl)
-	if _, err := s.c.Write(b); err != nil {
-		s.end(fmt.Errorf("%s: %w", s.name, err))
+	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return nil
+	dl, _ := ctx.Deadline()
+	s.c.SetWriteDeadline(dl)
+	n, err := s.c.Write(b)
+	if err != nil && (n > 0 || !errors.Is(err, os.ErrDeadlineExceeded)) {
+		s.end(fmt.Errorf("%s: %w", s.name, err))
+	}
+	return err
 }
 
 // Done is closed when the session has ended: the peer went away, sent something that is not

@@ -118,3 +118,35 @@ func TestSessionServerError(t *testing.T) {
 		t.Error("a call after the peer left succeeded")
 	}
 }
+
+// TestSessionWriteDeadline: a call whose context has ended, or whose write times out before a
+// byte is sent (the peer is not reading), fails with that and leaves the session usable: the
+// next call is answered. (A Client's wait that ran out of time broke its connection so.)
+func TestSessionWriteDeadline(t *testing.T) {
+	ready := make(chan struct{})
+	s := peer(t, 0, func(c net.Conn, dec *json.Decoder) {
+		<-ready // not reading until the failed calls are over
+		var r request
+		if dec.Decode(&r) != nil {
+			return
+		}
+		json.NewEncoder(c).Encode(map[string]any{"id": r.ID, "result": "ok", "error": nil})
+	})
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Call(done, "x", []any{}, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a call with its context over: %v", err)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if err := s.Call(short, "y", []any{}, nil); err == nil {
+		t.Fatal("a write nobody reads succeeded")
+	}
+	close(ready)
+	ctx, cancel3 := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel3()
+	var out string
+	if err := s.Call(ctx, "z", []any{}, &out); err != nil || out != "ok" {
+		t.Fatalf("the session after them: %q %v", out, err)
+	}
+}
