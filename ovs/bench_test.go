@@ -106,11 +106,13 @@ func TestMain(m *testing.M) {
 }
 
 // TestPairedSpeed measures, in one run and alternating, `dpdk-doctor ovs show --db X` (this
-// tree's binary, and the one DPDK_DOCTOR_OLD_BIN names when set: the binary before the
-// one-shot read) against `ovs-vsctl --db=X show`, 20 pairs at 64 and at 512 ports, and the
-// in-process times of both read paths (ReadOnce; Dial + Read through libovsdb's monitor). It
-// prints the medians and their ratios for BENCHMARKS.md. It is a measurement, not a check:
-// it runs only with DPDK_DOCTOR_BENCH=1.
+// tree's binary, and the one DPDK_DOCTOR_OLD_BIN names when set: the binary before a change)
+// against `ovs-vsctl --db=X show`, 20 pairs at 64 and at 512 ports: live (host facts from this
+// machine), with --root TREE (host facts from a captured tree: what is left is start-up and the
+// OVS read), and `plan --root TREE --db X DEVICE`; then start-up alone (`--version` against
+// `ovs-vsctl --version`), and the in-process times of both read paths (ReadOnce over a one-shot
+// connection; Dial + Client.Read). It prints the medians and their ratios for BENCHMARKS.md.
+// It is a measurement, not a check: it runs only with DPDK_DOCTOR_BENCH=1.
 func TestPairedSpeed(t *testing.T) {
 	if os.Getenv("DPDK_DOCTOR_BENCH") != "1" {
 		t.Skip("a measurement: set DPDK_DOCTOR_BENCH=1 to run it")
@@ -154,15 +156,18 @@ func TestPairedSpeed(t *testing.T) {
 			t.Fatalf("%v %s", err, out)
 		}
 		have = n
-		var newT, oldT, vsT, onceT, monT, treeT, oldTreeT []time.Duration
+		var newT, oldT, vsT, onceT, monT, treeT, oldTreeT, planT, oldPlanT []time.Duration
 		tree := "../testdata/hosts/dl360e-gen8" // host facts from a tree: what is left is start-up and the OVS read
+		planArgs := []string{"plan", "--root", tree, "--db", in.DB, "0000:03:00.0"}
 		for range pairs {
 			newT = append(newT, run(bin, "ovs", "show", "--db", in.DB))
 			vsT = append(vsT, run(vsctl, "--db="+in.DB, "show"))
 			treeT = append(treeT, run(bin, "ovs", "show", "--db", in.DB, "--root", tree))
+			planT = append(planT, run(append([]string{bin}, planArgs...)...))
 			if old != "" {
 				oldT = append(oldT, run(old, "ovs", "show", "--db", in.DB))
 				oldTreeT = append(oldTreeT, run(old, "ovs", "show", "--db", in.DB, "--root", tree))
+				oldPlanT = append(oldPlanT, run(append([]string{old}, planArgs...)...))
 			}
 			start := time.Now()
 			st, err := ovs.ReadOnce(ctx, in.DB, ovs.Options{})
@@ -188,11 +193,27 @@ func TestPairedSpeed(t *testing.T) {
 		ms := func(v []time.Duration) float64 { return float64(median(v).Microseconds()) / 1000 }
 		t.Logf("%d ports, %d pairs, medians: dpdk-doctor ovs show %.1f ms, ovs-vsctl show %.1f ms, ratio %.2f", n, pairs, ms(newT), ms(vsT), ms(newT)/ms(vsT))
 		t.Logf("%d ports: dpdk-doctor ovs show --root TREE %.1f ms, ratio to ovs-vsctl %.2f", n, ms(treeT), ms(treeT)/ms(vsT))
+		t.Logf("%d ports: dpdk-doctor plan --root TREE --db X 0000:03:00.0 %.1f ms, ratio to ovs-vsctl show %.2f", n, ms(planT), ms(planT)/ms(vsT))
 		if old != "" {
-			t.Logf("%d ports: before (monitor) dpdk-doctor ovs show %.1f ms, ratio to ovs-vsctl %.2f", n, ms(oldT), ms(oldT)/ms(vsT))
-			t.Logf("%d ports: before (monitor) dpdk-doctor ovs show --root TREE %.1f ms, ratio to ovs-vsctl %.2f", n, ms(oldTreeT), ms(oldTreeT)/ms(vsT))
+			t.Logf("%d ports: before: dpdk-doctor ovs show %.1f ms, ratio to ovs-vsctl %.2f", n, ms(oldT), ms(oldT)/ms(vsT))
+			t.Logf("%d ports: before: dpdk-doctor ovs show --root TREE %.1f ms, ratio to ovs-vsctl %.2f", n, ms(oldTreeT), ms(oldTreeT)/ms(vsT))
+			t.Logf("%d ports: before: dpdk-doctor plan --root TREE %.1f ms, ratio to ovs-vsctl show %.2f", n, ms(oldPlanT), ms(oldPlanT)/ms(vsT))
 		}
-		t.Logf("%d ports, in process: ReadOnce %.2f ms, Dial+Read (libovsdb monitor) %.2f ms, ratio %.2f", n, ms(onceT), ms(monT), ms(monT)/ms(onceT))
+		t.Logf("%d ports, in process: ReadOnce %.2f ms, Dial+Client.Read %.2f ms, ratio %.2f", n, ms(onceT), ms(monT), ms(monT)/ms(onceT))
+	}
+	// Start-up alone: nothing read, nothing printed but the version.
+	var verT, vsVerT, oldVerT []time.Duration
+	for range 2 * pairs {
+		verT = append(verT, run(bin, "--version"))
+		vsVerT = append(vsVerT, run(vsctl, "--version"))
+		if old != "" {
+			oldVerT = append(oldVerT, run(old, "--version"))
+		}
+	}
+	ms := func(v []time.Duration) float64 { return float64(median(v).Microseconds()) / 1000 }
+	t.Logf("start-up, %d pairs: dpdk-doctor --version %.1f ms, ovs-vsctl --version %.1f ms, ratio %.2f", 2*pairs, ms(verT), ms(vsVerT), ms(verT)/ms(vsVerT))
+	if old != "" {
+		t.Logf("start-up: before: dpdk-doctor --version %.1f ms, ratio to ovs-vsctl %.2f", ms(oldVerT), ms(oldVerT)/ms(vsVerT))
 	}
 }
 
@@ -205,7 +226,7 @@ func median(v []time.Duration) time.Duration {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// BenchmarkReadOnce64 and BenchmarkMonitorRead64 time the two read paths alone on bench64's
+// BenchmarkReadOnce64 and BenchmarkClientRead64 time the two read paths alone on bench64's
 // database.
 func BenchmarkReadOnce64(b *testing.B) {
 	in, _ := bench64(b)
@@ -217,7 +238,7 @@ func BenchmarkReadOnce64(b *testing.B) {
 	}
 }
 
-func BenchmarkMonitorRead64(b *testing.B) {
+func BenchmarkClientRead64(b *testing.B) {
 	in, _ := bench64(b)
 	ctx := context.Background()
 	for b.Loop() {

@@ -2,7 +2,6 @@ package ovs
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 
@@ -60,7 +59,7 @@ type Entry struct {
 	Versions string // the OVS releases that have it (checked from v3.1.0 to v3.7.1)
 	Example  string // an instantiated example, as ovs-vsctl shows it
 	Causes   string // the causes, after joining with the host facts and the OVS state
-	re       *regexp.Regexp
+	re       *lazyRegexp
 	explain  func(c *errCtx, m []string)
 }
 
@@ -76,7 +75,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-dpdk.c:netdev_dpdk_process_devargs", Versions: "3.1-3.7",
 		Example: "Error attaching device '0000:03:00.0' to DPDK",
 		Causes:  "devargs is a PCI address: the first obstacle on the host in the order it bites (no such device, kernel driver instead of vfio-pci, RMRR lock, no IOMMU, group not viable, no huge pages on the node), with EAL's own line from ovs-vswitchd's log",
-		re:      regexp.MustCompile(`^Error attaching device '(` + pciRe + `)((?:,[^']*)?)' to DPDK`),
+		re:      lazyRE(`^Error attaching device '(` + pciRe + `)((?:,[^']*)?)' to DPDK`),
 		explain: explainAttachPCI,
 	},
 	{
@@ -84,7 +83,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-dpdk.c:netdev_dpdk_process_devargs", Versions: "3.1-3.7",
 		Example: "Error attaching device 'class=eth,mac=52:54:00:12:34:56' to DPDK",
 		Causes:  "devargs class=eth,mac=...: OVS never probes for it, it only looks among the ports DPDK already has: no probed port has that MAC (its device is not on vfio-pci, not allowed by dpdk-extra, or the MAC is wrong)",
-		re:      regexp.MustCompile(`^Error attaching device 'class=eth,mac=([^']*)' to DPDK`),
+		re:      lazyRE(`^Error attaching device 'class=eth,mac=([^']*)' to DPDK`),
 		explain: explainAttachMAC,
 	},
 	{
@@ -92,7 +91,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-dpdk.c:netdev_dpdk_process_devargs", Versions: "3.1-3.7",
 		Example: "Error attaching device 'net_af_packet0,iface=nope' to DPDK",
 		Causes:  "devargs names a virtual device (net_af_packet, net_tap, net_vhost, ...): its driver refused its arguments, or the kernel interface it names does not exist",
-		re:      regexp.MustCompile(`^Error attaching device '(net_[^',]*)((?:,[^']*)?)' to DPDK`),
+		re:      lazyRE(`^Error attaching device '(net_[^',]*)((?:,[^']*)?)' to DPDK`),
 		explain: explainAttachVdev,
 	},
 	{
@@ -100,7 +99,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-dpdk.c:netdev_dpdk_process_devargs", Versions: "3.1-3.7",
 		Example: "Error attaching device 'eth3' to DPDK",
 		Causes:  "devargs is neither a PCI address, a vdev (net_...) nor class=eth,mac=...: DPDK cannot parse it",
-		re:      regexp.MustCompile(`^Error attaching device '([^']*)' to DPDK`),
+		re:      lazyRE(`^Error attaching device '([^']*)' to DPDK`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindBadDevargs, fmt.Sprintf("options:dpdk-devargs=%q is not something DPDK can attach: it is neither a PCI address (0000:03:00.0), a virtual device (net_af_packet0,iface=eth1) nor class=eth,mac=...", m[1]),
 				"A kernel interface name is not a devargs: DPDK takes the device's PCI address, and the device must be on vfio-pci.",
@@ -112,7 +111,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-dpdk.c:netdev_dpdk_set_config", Versions: "3.1-3.7",
 		Example: "'dpdk1' is trying to use device '0000:02:00.0' which is already in use by 'dpdk0'",
 		Causes:  "two Interfaces name the same device: the other one owns it",
-		re:      regexp.MustCompile(`^'([^']*)' is trying to use device '([^']*)' which is already in use by '([^']*)'`),
+		re:      lazyRE(`^'([^']*)' is trying to use device '([^']*)' which is already in use by '([^']*)'`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindInUse, fmt.Sprintf("the device %q is already used by interface %s", m[2], m[3]),
 				"A DPDK port owns its device: two Interfaces cannot name the same dpdk-devargs.",
@@ -124,7 +123,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-dpdk.c:netdev_dpdk_set_config", Versions: "3.1-3.7",
 		Example: "'dpdk0' is missing 'options:dpdk-devargs'. The old 'dpdk<port_id>' names are not supported",
 		Causes:  "a type=dpdk interface without options:dpdk-devargs",
-		re:      regexp.MustCompile(`^'([^']*)' is missing 'options:dpdk-devargs'`),
+		re:      lazyRE(`^'([^']*)' is missing 'options:dpdk-devargs'`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindMissingDevargs, "the interface has no options:dpdk-devargs",
 				"Since OVS 2.7 a type=dpdk interface must say which device it uses (a PCI address such as 0000:03:00.0, or a vdev); the old dpdkN names are gone.",
@@ -136,7 +135,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-dpdk.c:netdev_dpdk_set_config", Versions: "3.1-3.7",
 		Example: "'dpdk0' is trying to set the VF MAC '52:54:00:12:34:56' but 'options:dpdk-vf-mac' is only supported for VF representors.",
 		Causes:  "options:dpdk-vf-mac on a port that is not a VF representor",
-		re:      regexp.MustCompile(`^'([^']*)' is trying to set the VF MAC '([^']*)' but`),
+		re:      lazyRE(`^'([^']*)' is trying to set the VF MAC '([^']*)' but`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindVFMAC, fmt.Sprintf("options:dpdk-vf-mac=%s is set on %s, which is not a VF representor", m[2], m[1]),
 				"dpdk-vf-mac sets the MAC of the VF behind a representor port (devargs like 0000:08:00.0,representor=[0]); a plain PF or VF port has no such VF.",
@@ -148,7 +147,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-dpdk.c:netdev_dpdk_set_config", Versions: "3.1-3.7",
 		Example: "interface 'dpdk0': cannot parse VF MAC 'zz:00'.",
 		Causes:  "options:dpdk-vf-mac is not a unicast MAC address",
-		re:      regexp.MustCompile(`^interface '([^']*)': cannot (?:parse VF MAC|set VF MAC to multicast address) '([^']*)'`),
+		re:      lazyRE(`^interface '([^']*)': cannot (?:parse VF MAC|set VF MAC to multicast address) '([^']*)'`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindVFMAC, fmt.Sprintf("options:dpdk-vf-mac=%q of %s is not a unicast MAC address", m[2], m[1]),
 				"The VF MAC must be six hex pairs (52:54:00:12:34:56) with the multicast bit (lowest bit of the first byte) clear.",
@@ -160,7 +159,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-dpdk.c:dpdk_set_rx_steer_config", Versions: "3.2-3.7",
 		Example: "dpdk0: options:rx-steering is incompatible with hw-offload",
 		Causes:  "options:rx-steering: a value other than rss+lacp, a port that is not Ethernet, or other_config:hw-offload=true",
-		re:      regexp.MustCompile(`^(\S+): options:rx-steering (.*)$`),
+		re:      lazyRE(`^(\S+): options:rx-steering (.*)$`),
 		explain: func(c *errCtx, m []string) {
 			why := "options:rx-steering of " + m[1] + " " + m[2]
 			d := "rx-steering=rss+lacp is the only value; it needs an Ethernet DPDK port and is off when hardware offload is on. OVS ignores the setting and keeps the port."
@@ -176,7 +175,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-dpdk.c:netdev_dpdk_set_config", Versions: "3.6-3.7",
 		Example: "dpdk0: Failed to get device info: Operation not supported",
 		Causes:  "the DPDK driver of the port cannot describe it (a removed or half-probed device)",
-		re:      regexp.MustCompile(`^(\S+): Failed to get device info: (.*)$`),
+		re:      lazyRE(`^(\S+): Failed to get device info: (.*)$`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindDeviceInfo, fmt.Sprintf("DPDK's driver could not describe %s's device (%s)", m[1], m[2]),
 				"rte_eth_dev_info_get failed: the device was unplugged, reset, or its driver is broken; ovs-vswitchd's log has the driver's lines.",
@@ -188,7 +187,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-dpdk.c:netdev_dpdk_set_config", Versions: "3.4-3.7",
 		Example: "'dpdk0': link status interrupt is not supported.",
 		Causes:  "options:dpdk-lsc-interrupt=true on a device whose DPDK driver has no link-state interrupt (virtual devices such as net_af_packet, net_tap, many VFs)",
-		re:      regexp.MustCompile(`^'([^']*)': link status interrupt is not supported`),
+		re:      lazyRE(`^'([^']*)': link status interrupt is not supported`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindLSCInterrupt, fmt.Sprintf("%s asks for link-state interrupts (options:dpdk-lsc-interrupt=true) but the DPDK driver of %s has none", m[1], orNone(c.devargs())),
 				"Only some physical NIC drivers signal link changes by interrupt; the others must be polled, which is OVS's default.",
@@ -200,7 +199,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-dpdk.c:netdev_dpdk_set_config", Versions: "3.1-3.7",
 		Example: "dpdk0: Cannot get flow control parameters: Input/output error",
 		Causes:  "the device's DPDK driver failed to report flow control (other than 'not supported', which OVS tolerates)",
-		re:      regexp.MustCompile(`^(\S+): Cannot get flow control parameters: (.*)$`),
+		re:      lazyRE(`^(\S+): Cannot get flow control parameters: (.*)$`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindFlowControl, fmt.Sprintf("the DPDK driver of %s failed to report flow control (%s)", m[1], m[2]),
 				"rte_eth_dev_flow_ctrl_get failed with something other than 'not supported': the device is in a bad state or its firmware refuses; the log has the driver's lines.",
@@ -212,7 +211,7 @@ var Catalog = []Entry{
 		Source: "vswitchd/bridge.c:iface_do_create (netdev_open)", Versions: "3.1-3.7",
 		Example: "could not open network device eth9 (No such device)",
 		Causes:  "ENODEV: a system port (no type) or tap whose kernel interface does not exist; a DPDK port added without type=dpdk; for an internal port, the datapath could not make it",
-		re:      regexp.MustCompile(`^could not open network device (\S+) \(No such device\)`),
+		re:      lazyRE(`^could not open network device (\S+) \(No such device\)`),
 		explain: explainNoDevice,
 	},
 	{
@@ -220,7 +219,7 @@ var Catalog = []Entry{
 		Source: "vswitchd/bridge.c:iface_do_create (netdev_open)", Versions: "3.1-3.7",
 		Example: "could not open network device dpdkr0 (Address family not supported by protocol)",
 		Causes:  "EAFNOSUPPORT: no netdev class has the type: DPDK not initialized (dpdk types), a removed type (dpdkr since 2.14...), or a misspelled type",
-		re:      regexp.MustCompile(`^could not open network device (\S+) \(Address family not supported by protocol\)`),
+		re:      lazyRE(`^could not open network device (\S+) \(Address family not supported by protocol\)`),
 		explain: explainNoClass,
 	},
 	{
@@ -228,7 +227,7 @@ var Catalog = []Entry{
 		Source: "vswitchd/bridge.c:iface_do_create (netdev_open -> netdev_dpdk_vhost_construct)", Versions: "3.1-3.7",
 		Example: "could not open network device vhu0 (Unknown error -1)",
 		Causes:  "a dpdkvhostuser port: DPDK could not create or listen on its socket (directory missing, socket path too long, a stale file) or the name holds a '/'",
-		re:      regexp.MustCompile(`^could not open network device (\S+) \((.*)\)`),
+		re:      lazyRE(`^could not open network device (\S+) \((.*)\)`),
 		explain: explainOpenOther,
 	},
 	{
@@ -236,7 +235,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev.c:netdev_set_config", Versions: "3.1-3.7",
 		Example: "dpdk0: could not set configuration (Invalid argument)",
 		Causes:  "the netdev refused its options without a message of its own",
-		re:      regexp.MustCompile(`^(\S+): could not set configuration \((.*)\)`),
+		re:      lazyRE(`^(\S+): could not set configuration \((.*)\)`),
 		explain: func(c *errCtx, m []string) {
 			if m[2] == "Resource temporarily unavailable" && IsDPDK(c.i.Type) {
 				c.set(KindSetConfig, fmt.Sprintf("options:dpdk-devargs of %s changed while the port was up: OVS drops the port and creates it again with the new device", m[1]),
@@ -254,7 +253,7 @@ var Catalog = []Entry{
 		Source: "vswitchd/bridge.c:iface_do_create (ofproto_port_add)", Versions: "3.1-3.7",
 		Example: "could not add network device dpdk0 to ofproto (Invalid argument)",
 		Causes:  "a DPDK port on a kernel-datapath bridge; on a netdev bridge, the datapath could not set the port up (queues, mempool: the log's line), a port of that name already in the datapath (File exists), no huge pages (Cannot allocate memory), missing CAP_NET_RAW (Operation not permitted)",
-		re:      regexp.MustCompile(`^could not add network device (\S+) to ofproto \((.*)\)`),
+		re:      lazyRE(`^could not add network device (\S+) to ofproto \((.*)\)`),
 		explain: explainOfproto,
 	},
 	{
@@ -262,7 +261,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-vport.c:set_patch_config", Versions: "3.1-3.7",
 		Example: "patch0: patch type requires valid 'peer' argument",
 		Causes:  "a patch port without options:peer",
-		re:      regexp.MustCompile(`^(\S+): patch type requires valid 'peer' argument`),
+		re:      lazyRE(`^(\S+): patch type requires valid 'peer' argument`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindPatchNoPeer, m[1]+" is a patch port without options:peer",
 				"A patch port is one end of a pair: options:peer names the patch port at the other end.",
@@ -274,7 +273,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-vport.c:set_patch_config", Versions: "3.1-3.7",
 		Example: "patch0: patch type takes only a 'peer' argument",
 		Causes:  "a patch port with options other than peer",
-		re:      regexp.MustCompile(`^(\S+): patch type takes only a 'peer' argument`),
+		re:      lazyRE(`^(\S+): patch type takes only a 'peer' argument`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindPatchArgs, m[1]+" is a patch port with options other than peer",
 				"Patch ports take options:peer and nothing else.",
@@ -286,7 +285,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-vport.c:set_patch_config", Versions: "3.1-3.7",
 		Example: "patch0: patch peer must not be self",
 		Causes:  "options:peer names the port itself",
-		re:      regexp.MustCompile(`^(\S+): patch peer must not be self`),
+		re:      lazyRE(`^(\S+): patch peer must not be self`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindPatchSelf, m[1]+"'s options:peer names itself",
 				"The peer must be the other patch port of the pair, usually on another bridge.",
@@ -298,7 +297,7 @@ var Catalog = []Entry{
 		Source: "ofproto/ofproto-dpif.c:vport_get_status (bridge.c:iface_refresh_ofproto_status)", Versions: "3.1-3.7",
 		Example: "No usable peer 'patch1' exists in 'netdev' datapath.",
 		Causes:  "the peer does not exist, is on a bridge of the other datapath type (netdev vs system), or does not point back",
-		re:      regexp.MustCompile(`^No usable peer '([^']*)' exists in '([^']*)' datapath`),
+		re:      lazyRE(`^No usable peer '([^']*)' exists in '([^']*)' datapath`),
 		explain: explainPatchPeer,
 	},
 	{
@@ -306,7 +305,7 @@ var Catalog = []Entry{
 		Source: "lib/netdev-vport.c:set_tunnel_config", Versions: "3.1-3.7",
 		Example: "vx0: vxlan type requires valid 'remote_ip' argument",
 		Causes:  "a tunnel port's options are wrong (the message names the option)",
-		re:      regexp.MustCompile(`^(\S+): (?:bad \S+ '\w+'|\S+ type requires valid '\w+' argument|unknown \S+ argument '[^']*'|multicast remote_ip=\S+ not allowed|invalid (?:TOS|erspan [a-zA-Z ]+?):? |unknown (?:extension|packet_type) '|legacy_l[23] configured|\S+ type requires 'remote_ip=flow'|'remote_ip' and 'local_ip' has to be|VXLAN-GBP, and non-VXLAN-GBP)`),
+		re:      lazyRE(`^(\S+): (?:bad \S+ '\w+'|\S+ type requires valid '\w+' argument|unknown \S+ argument '[^']*'|multicast remote_ip=\S+ not allowed|invalid (?:TOS|erspan [a-zA-Z ]+?):? |unknown (?:extension|packet_type) '|legacy_l[23] configured|\S+ type requires 'remote_ip=flow'|'remote_ip' and 'local_ip' has to be|VXLAN-GBP, and non-VXLAN-GBP)`),
 		explain: func(c *errCtx, m []string) {
 			c.set(KindTunnelConfig, fmt.Sprintf("the tunnel options of %s are wrong: %s", m[1], strings.TrimPrefix(c.raw, m[1]+": ")),
 				"Tunnel ports (vxlan, geneve, gre, ...) need options:remote_ip (an IP address or flow) and accept only their documented options.",
@@ -454,7 +453,7 @@ func explainAttachMAC(c *errCtx, m []string) {
 		fmt.Sprintf("ovs-vsctl set Interface %s options:dpdk-devargs=0000:03:00.0   # the NIC's PCI address (dpdk-doctor devices)", c.i.Name))
 }
 
-var ifaceArg = regexp.MustCompile(`(?:^|,)iface=([^,]+)`)
+var ifaceArg = lazyRE(`(?:^|,)iface=([^,]+)`)
 
 func explainAttachVdev(c *errCtx, m []string) {
 	cause := fmt.Sprintf("DPDK could not create the virtual device %q", m[1]+m[2])

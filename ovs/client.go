@@ -4,19 +4,20 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
-	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/ovn-kubernetes/libovsdb/client"
-	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/ovsrpc"
 )
 
 // DefaultDB is where ovs-vsctl looks for the database by default.
@@ -26,16 +27,24 @@ const DefaultDB = "unix:/var/run/openvswitch/db.sock"
 // --ca-cert do.
 type TLS struct{ Key, Cert, CA string }
 
-// Client is a connection to an OVSDB server holding the Open_vSwitch database, with the tables
-// dpdk-doctor uses monitored into a local cache.
+// DefaultMaxMessage is the largest single OVSDB message dpdk-doctor accepts from a server. A
+// reply of the columns dpdk-doctor reads is about 1 KiB per interface, so this holds tens of
+// thousands of ports.
+const DefaultMaxMessage = 64 << 20
+
+// Client is a connection to an OVSDB server holding the Open_vSwitch database, for commands
+// that change it and wait (add-port, del-port, traffic's mirror, cleanup). It keeps no cache:
+// every read is one transact of selects (only the rows and columns asked for), every change one
+// transaction built from libovsdb's ovsdb types, and every call is bounded by its context and
+// the client's timeout without breaking the connection when it ends (internal/ovsrpc.Session).
+// Each message from the server is bounded by Options.MaxMessage.
 type Client struct {
-	c       client.Client
+	s       *ovsrpc.Session
 	db      string
-	g       *guard
 	timeout time.Duration
 }
 
-// DefaultTimeout bounds each wait on the server (connecting, monitoring, a transaction, a port
+// DefaultTimeout bounds each wait on the server (connecting, a read, a transaction, a port
 // being set up) when Options leave it unset. It is generous: a loaded host or a slow guest takes
 // seconds where a normal one takes milliseconds.
 const DefaultTimeout = 30 * time.Second
@@ -53,9 +62,9 @@ func Dial(ctx context.Context, db string, t TLS) (*Client, error) {
 }
 
 // DialWith connects to db ("unix:PATH", "tcp:HOST:PORT" or "ssl:HOST:PORT", as ovs-vsctl --db
-// takes) and monitors the tables. The dial and the monitor are bounded by ctx and by
-// o.Timeout; an unreachable server is an error that names the endpoint, and a socket the user
-// may not open says to run as root.
+// takes) and checks that it serves the Open_vSwitch database (list_dbs). The dial and the
+// handshake are bounded by ctx and by o.Timeout; an unreachable server is an error that names
+// the endpoint, and a socket the user may not open says to run as root.
 func DialWith(ctx context.Context, db string, o Options) (*Client, error) {
 	if err := ValidEndpoint(db); err != nil {
 		return nil, err
@@ -63,54 +72,26 @@ func DialWith(ctx context.Context, db string, o Options) (*Client, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
+	if o.MaxMessage <= 0 {
+		o.MaxMessage = DefaultMaxMessage
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
-	m, err := dbModel()
-	if err != nil {
-		return nil, err
-	}
 	conn, err := dialServer(ctx, db, o.TLS)
 	if err != nil {
 		return nil, err
 	}
-	g, local, err := newGuard(conn, db, o.MaxMessage)
-	if err != nil {
-		conn.Close()
-		return nil, err
-	}
-	discard := logr.Discard()
-	c, err := client.NewOVSDBClient(m, client.WithEndpoint(local), client.WithLogger(&discard))
-	if err != nil {
-		g.close(nil)
-		return nil, fmt.Errorf("OVSDB %s: %w", db, err)
-	}
-	fail := func(what string, err error) (*Client, error) {
+	c := &Client{s: ovsrpc.NewSession(conn, db, o.MaxMessage), db: db, timeout: o.Timeout}
+	var dbs []string
+	if err := c.s.Call(ctx, "list_dbs", []any{}, &dbs); err != nil {
 		c.Close()
-		g.close(nil)
-		if r := g.reason(); r != nil {
-			return nil, r
-		}
-		if ctx.Err() != nil {
-			err = ctx.Err() // libovsdb flattens it into text
-		} else {
-			// libovsdb names the guard's private socket: name the server instead.
-			err = errors.New(strings.ReplaceAll(err.Error(), local, db))
-		}
-		return nil, fmt.Errorf("OVSDB %s: %s: %w", db, what, waitErr(err, o.Timeout))
+		return nil, fmt.Errorf("OVSDB %s: no answer to the handshake (is ovsdb-server stopped or overloaded?): %w", db, waitErr(err, o.Timeout))
 	}
-	if err := c.Connect(ctx); err != nil {
-		return fail("no answer to the handshake (is ovsdb-server stopped or overloaded?)", err)
+	if !slices.Contains(dbs, "Open_vSwitch") {
+		c.Close()
+		return nil, fmt.Errorf("OVSDB %s serves no Open_vSwitch database (it has: %s): is this Open vSwitch's ovsdb-server?", db, strings.Join(dbs, ", "))
 	}
-	// Monitor exactly the models' columns: libovsdb's MonitorAll asks for every column, then
-	// drops whole updates that touch a column a small model lacks (Interface's ifindex).
-	var tables []client.MonitorOption
-	for _, m := range []model.Model{&OpenvSwitch{}, &BridgeRow{}, &PortRow{}, &InterfaceRow{}, &MirrorRow{}, &ControllerRow{}, &ManagerRow{}} {
-		tables = append(tables, client.WithTable(m, columns(m)...))
-	}
-	if _, err := c.Monitor(ctx, c.NewMonitor(tables...)); err != nil {
-		return fail("monitoring the tables", err)
-	}
-	return &Client{c: c, db: db, g: g, timeout: o.Timeout}, nil
+	return c, nil
 }
 
 // waitErr says which limit ran out when err is a deadline.
@@ -182,10 +163,7 @@ func tlsConfig(t TLS) (*tls.Config, error) {
 }
 
 // Close disconnects.
-func (c *Client) Close() {
-	c.c.Close()
-	c.g.close(nil)
-}
+func (c *Client) Close() { c.s.Close() }
 
 // Timeout is the bound on each wait on the server.
 func (c *Client) Timeout() time.Duration { return c.timeout }
@@ -194,32 +172,135 @@ func (c *Client) Timeout() time.Duration { return c.timeout }
 func (c *Client) Endpoint() string { return c.db }
 
 // Connected reports whether the server is still there.
-func (c *Client) Connected() bool { return c.c.Connected() }
+func (c *Client) Connected() bool {
+	select {
+	case <-c.s.Done():
+		return false
+	default:
+		return true
+	}
+}
 
-// transact runs operations in one transaction and checks every result.
-func (c *Client) transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
-	if !c.c.Connected() {
-		return nil, c.g.wrap(fmt.Errorf("OVSDB %s went away", c.db))
+// gone is the error for a server that went away (the connection ended: EOF, reset) or was
+// cut off (the session's reason: a message over the limit names the peer and the limit).
+func (c *Client) gone(while string) error {
+	err := c.s.Err()
+	switch {
+	case err == nil:
+		return fmt.Errorf("OVSDB %s went away%s", c.db, while)
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed):
+		return fmt.Errorf("OVSDB %s went away%s: %w", c.db, while, err)
+	}
+	return fmt.Errorf("OVSDB %s%s: %w", c.db, while, err)
+}
+
+// call runs ops in one transaction, bounded by ctx and the client's timeout, and returns each
+// operation's result as it came (fewer than ops when one failed: the caller checks).
+func (c *Client) call(ctx context.Context, what string, ops ...any) ([]json.RawMessage, error) {
+	if !c.Connected() {
+		return nil, c.gone("")
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	res, err := c.c.Transact(ctx, ops...)
-	if err != nil {
-		return nil, c.g.wrap(fmt.Errorf("OVSDB %s: transaction: %w", c.db, waitErr(err, c.timeout)))
+	res, err := c.s.Transact(ctx, "Open_vSwitch", ops...)
+	if err != nil && ctx.Err() == nil && !c.Connected() {
+		return nil, c.gone(" while " + what)
 	}
-	if _, err := ovsdb.CheckOperationResults(res, ops); err != nil {
-		return res, fmt.Errorf("OVSDB %s: transaction refused: %w", c.db, err)
+	if err != nil {
+		return nil, fmt.Errorf("OVSDB %s: %s: %w", c.db, what, waitErr(err, c.timeout))
 	}
 	return res, nil
 }
 
-// list reads a whole table from the cache.
-func list[T any](ctx context.Context, c *Client) ([]T, error) {
-	var out []T
-	if err := c.c.List(ctx, &out); err != nil {
-		return nil, fmt.Errorf("OVSDB %s: %w", c.db, err)
+// transact runs operations in one transaction and checks every result.
+func (c *Client) transact(ctx context.Context, ops ...ovsdb.Operation) ([]ovsdb.OperationResult, error) {
+	args := make([]any, len(ops))
+	for i := range ops {
+		args[i] = ops[i]
 	}
-	return out, nil
+	raw, err := c.call(ctx, "transaction", args...)
+	if err != nil {
+		return nil, err
+	}
+	res := make([]ovsdb.OperationResult, len(raw))
+	for i, r := range raw {
+		if err := json.Unmarshal(r, &res[i]); err != nil {
+			return nil, fmt.Errorf("OVSDB %s: transaction: result %d: %w", c.db, i, err)
+		}
+	}
+	if _, err := ovsdb.CheckOperationResults(res, ops); err != nil {
+		var why []string
+		for _, r := range res {
+			if r.Error != "" {
+				why = append(why, strings.TrimSpace(r.Error+": "+r.Details))
+			}
+		}
+		return res, fmt.Errorf("OVSDB %s: transaction refused: %w (%s)", c.db, err, strings.Join(why, "; "))
+	}
+	return res, nil
+}
+
+// sel is one select of a Client read: a table, the rows wanted (all when where is nil), the
+// columns and how to decode the rows (decodeRows into a slice of a row model).
+type sel struct {
+	table   string
+	where   []ovsdb.Condition
+	columns []string
+	decode  func(json.RawMessage) error
+}
+
+// selects reads in one transaction and decodes each select's rows into its dst.
+func (c *Client) selects(ctx context.Context, ss ...sel) error {
+	ops := make([]any, len(ss))
+	for i, s := range ss {
+		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: s.table, Where: s.where, Columns: s.columns}
+	}
+	res, err := c.call(ctx, "reading the tables", ops...)
+	if err != nil {
+		return err
+	}
+	if len(res) < len(ops) {
+		return fmt.Errorf("OVSDB %s: reading the tables: %d results for %d selects", c.db, len(res), len(ops))
+	}
+	for i, s := range ss {
+		rows, err := resultRows(res[i])
+		if err == nil {
+			err = s.decode(rows)
+		}
+		if err != nil {
+			return fmt.Errorf("OVSDB %s: table %s: %w", c.db, s.table, err)
+		}
+	}
+	return nil
+}
+
+// byName selects the rows whose name column is name.
+func byName(name string) []ovsdb.Condition {
+	return []ovsdb.Condition{{Column: "name", Function: ovsdb.ConditionEqual, Value: name}}
+}
+
+// byUUID selects the row with this UUID.
+func byUUID(u string) []ovsdb.Condition {
+	return []ovsdb.Condition{{Column: "_uuid", Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: u}}}
+}
+
+// uuidSet is a set of UUIDs (real ones, or the uuid-names of rows inserted in the same
+// transaction) as OVSDB takes it.
+func uuidSet(us ...string) ovsdb.OvsSet {
+	set := ovsdb.OvsSet{GoSet: make([]any, len(us))}
+	for i, u := range us {
+		set.GoSet[i] = ovsdb.UUID{GoUUID: u}
+	}
+	return set
+}
+
+// strMap is a string map as OVSDB takes it.
+func strMap(m map[string]string) ovsdb.OvsMap {
+	om := ovsdb.OvsMap{GoMap: make(map[any]any, len(m))}
+	for k, v := range m {
+		om.GoMap[k] = v
+	}
+	return om
 }
 
 // WaitFor calls cond every 20 ms until it reports true, ctx ends, or the server goes away.
@@ -231,27 +312,12 @@ func (c *Client) WaitFor(ctx context.Context, cond func() (bool, error)) error {
 		if err != nil || ok {
 			return err
 		}
-		if !c.c.Connected() {
-			return c.g.wrap(fmt.Errorf("OVSDB %s went away while waiting", c.db))
-		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-c.c.DisconnectNotify():
-			return c.g.wrap(fmt.Errorf("OVSDB %s went away while waiting", c.db))
+		case <-c.s.Done():
+			return c.gone(" while waiting")
 		case <-t.C:
 		}
 	}
-}
-
-// columns returns pointers to every field of a model but _uuid, as libovsdb's WithTable takes.
-func columns(m model.Model) []any {
-	v := reflect.ValueOf(m).Elem()
-	var out []any
-	for i := 0; i < v.NumField(); i++ {
-		if tag := v.Type().Field(i).Tag.Get("ovsdb"); tag != "" && tag != "_uuid" {
-			out = append(out, v.Field(i).Addr().Interface())
-		}
-	}
-	return out
 }

@@ -2,7 +2,6 @@ package ovs
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
@@ -23,7 +22,7 @@ type Explanation struct {
 	Log       []string `json:"log,omitempty"`  // ovs-vswitchd's log lines about this interface or device
 }
 
-var pciAddrShape = regexp.MustCompile(`^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$`)
+var pciAddrShape = lazyRE(`^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]$`)
 
 // Explain traces an Interface's error to its root cause, joining OVS's text with the host's
 // facts (nil facts gives OVS-side explanations only). An interface without an error gives nil.

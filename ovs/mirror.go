@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"syscall"
 
-	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 )
 
@@ -31,8 +30,8 @@ func ownedByTraffic(ids map[string]string) bool {
 // BridgeNamesSorted lists the bridges, sorted, so that a command can check the one it was given
 // before it adds anything, and name the others when it is missing.
 func (c *Client) BridgeNamesSorted(ctx context.Context) ([]string, error) {
-	bridges, err := list[BridgeRow](ctx, c)
-	if err != nil {
+	var bridges []BridgeRow
+	if err := c.selects(ctx, sel{table: "Bridge", columns: []string{"name"}, decode: rowsInto(&bridges)}); err != nil {
 		return nil, err
 	}
 	names := make([]string, 0, len(bridges))
@@ -60,8 +59,8 @@ func (c *Client) AddMirror(ctx context.Context, spec MirrorSpec) (portUUID, mirr
 	if err != nil {
 		return "", "", err
 	}
-	ports, err := list[PortRow](ctx, c)
-	if err != nil {
+	var ports []PortRow
+	if err := c.selects(ctx, sel{table: "Port", columns: []string{"_uuid", "name"}, decode: rowsInto(&ports)}); err != nil {
 		return "", "", err
 	}
 	byName := map[string]string{}
@@ -79,57 +78,29 @@ func (c *Client) AddMirror(ctx context.Context, spec MirrorSpec) (portUUID, mirr
 		}
 		sel = append(sel, u)
 	}
-	iface := &InterfaceRow{UUID: "capiface", Name: spec.Port, ExternalIDs: spec.Tags}
-	port := &PortRow{UUID: "capport", Name: spec.Port, Interfaces: []string{iface.UUID}, ExternalIDs: spec.Tags}
-	out := port.UUID
-	mirror := &MirrorRow{UUID: "capmirror", Name: spec.Mirror, SelectAll: len(sel) == 0, SelectSrcPort: sel, SelectDstPort: sel,
-		OutputPort: &out, ExternalIDs: spec.Tags}
-	var ops []ovsdb.Operation
-	for _, m := range []model.Model{iface, port} {
-		o, err := c.c.Create(m)
-		if err != nil {
-			return "", "", err
+	mirror := ovsdb.Row{"name": spec.Mirror, "select_all": len(sel) == 0, "select_src_port": uuidSet(sel...), "select_dst_port": uuidSet(sel...),
+		"output_port": ovsdb.UUID{GoUUID: "capport"}, "external_ids": strMap(spec.Tags)}
+	if len(spec.SelectVLAN) > 0 {
+		set := ovsdb.OvsSet{GoSet: make([]any, len(spec.SelectVLAN))}
+		for i, v := range spec.SelectVLAN {
+			set.GoSet[i] = v
 		}
-		ops = append(ops, o...)
+		mirror["select_vlan"] = set
 	}
-	mo, err := c.createMirror(mirror, spec.SelectVLAN)
-	if err != nil {
-		return "", "", err
+	ops := []ovsdb.Operation{
+		{Op: ovsdb.OperationInsert, Table: "Interface", UUIDName: "capiface", Row: ovsdb.Row{"name": spec.Port, "external_ids": strMap(spec.Tags)}},
+		{Op: ovsdb.OperationInsert, Table: "Port", UUIDName: "capport",
+			Row: ovsdb.Row{"name": spec.Port, "interfaces": uuidSet("capiface"), "external_ids": strMap(spec.Tags)}},
+		{Op: ovsdb.OperationInsert, Table: "Mirror", UUIDName: "capmirror", Row: mirror},
+		{Op: ovsdb.OperationMutate, Table: "Bridge", Where: byUUID(br.UUID), Mutations: []ovsdb.Mutation{
+			{Column: "ports", Mutator: ovsdb.MutateOperationInsert, Value: uuidSet("capport")},
+			{Column: "mirrors", Mutator: ovsdb.MutateOperationInsert, Value: uuidSet("capmirror")}}},
 	}
-	ops = append(ops, mo)
-	mut, err := c.c.Where(br).Mutate(br,
-		model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationInsert, Value: []string{port.UUID}},
-		model.Mutation{Field: &br.Mirrors, Mutator: ovsdb.MutateOperationInsert, Value: []string{mirror.UUID}})
-	if err != nil {
-		return "", "", err
-	}
-	res, err := c.transact(ctx, append(ops, mut...)...)
+	res, err := c.transact(ctx, ops...)
 	if err != nil {
 		return "", "", err
 	}
 	return res[1].UUID.GoUUID, res[2].UUID.GoUUID, nil
-}
-
-// createMirror builds the insert of a Mirror row, with select_vlan written by hand (the model
-// leaves it out to stay small).
-func (c *Client) createMirror(m *MirrorRow, vlans []int) (ovsdb.Operation, error) {
-	ops, err := c.c.Create(m)
-	if err != nil {
-		return ovsdb.Operation{}, err
-	}
-	op := ops[0]
-	if len(vlans) > 0 {
-		set := make([]any, len(vlans))
-		for i, v := range vlans {
-			set[i] = v
-		}
-		s, err := ovsdb.NewOvsSet(set)
-		if err != nil {
-			return op, err
-		}
-		op.Row["select_vlan"] = s
-	}
-	return op, nil
 }
 
 // RemoveMirror takes the mirror and the port off the bridge in one transaction (OVSDB then
@@ -139,13 +110,9 @@ func (c *Client) RemoveMirror(ctx context.Context, bridge, portUUID, mirrorUUID 
 	if err != nil {
 		return err
 	}
-	ops, err := c.c.Where(br).Mutate(br,
-		model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{portUUID}},
-		model.Mutation{Field: &br.Mirrors, Mutator: ovsdb.MutateOperationDelete, Value: []string{mirrorUUID}})
-	if err != nil {
-		return err
-	}
-	_, err = c.transact(ctx, ops...)
+	_, err = c.transact(ctx, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: "Bridge", Where: byUUID(br.UUID), Mutations: []ovsdb.Mutation{
+		{Column: "ports", Mutator: ovsdb.MutateOperationDelete, Value: uuidSet(portUUID)},
+		{Column: "mirrors", Mutator: ovsdb.MutateOperationDelete, Value: uuidSet(mirrorUUID)}}})
 	return err
 }
 
@@ -220,18 +187,15 @@ func (c *Client) RemoveLeftovers(ctx context.Context, ls []Leftover) error {
 		if err != nil {
 			return err
 		}
-		var muts []model.Mutation
+		var muts []ovsdb.Mutation
 		if len(e[0]) > 0 {
-			muts = append(muts, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationDelete, Value: e[0]})
+			muts = append(muts, ovsdb.Mutation{Column: "ports", Mutator: ovsdb.MutateOperationDelete, Value: uuidSet(e[0]...)})
 		}
 		if len(e[1]) > 0 {
-			muts = append(muts, model.Mutation{Field: &br.Mirrors, Mutator: ovsdb.MutateOperationDelete, Value: e[1]})
+			muts = append(muts, ovsdb.Mutation{Column: "mirrors", Mutator: ovsdb.MutateOperationDelete, Value: uuidSet(e[1]...)})
 		}
-		ops, err := c.c.Where(br).Mutate(br, muts...)
-		if err != nil {
-			return err
-		}
-		if _, err := c.transact(ctx, ops...); err != nil {
+		op := ovsdb.Operation{Op: ovsdb.OperationMutate, Table: "Bridge", Where: byUUID(br.UUID), Mutations: muts}
+		if _, err := c.transact(ctx, op); err != nil {
 			return err
 		}
 	}
@@ -240,18 +204,16 @@ func (c *Client) RemoveLeftovers(ctx context.Context, ls []Leftover) error {
 
 // OFPort returns the OpenFlow port number OVS gave an interface, 0 while it has none.
 func (c *Client) OFPort(ctx context.Context, name string) (int, string, error) {
-	ifaces, err := list[InterfaceRow](ctx, c)
-	if err != nil {
+	var ifaces []InterfaceRow
+	if err := c.selects(ctx, sel{table: "Interface", where: byName(name), columns: []string{"name", "ofport", "error"}, decode: rowsInto(&ifaces)}); err != nil {
 		return 0, "", err
 	}
 	for _, i := range ifaces {
-		if i.Name == name {
-			if i.Error != nil && *i.Error != "" {
-				return -1, *i.Error, nil
-			}
-			if i.OFPort != nil && *i.OFPort > 0 {
-				return *i.OFPort, "", nil
-			}
+		if i.Error != nil && *i.Error != "" {
+			return -1, *i.Error, nil
+		}
+		if i.OFPort != nil && *i.OFPort > 0 {
+			return *i.OFPort, "", nil
 		}
 	}
 	return 0, "", nil

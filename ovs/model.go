@@ -1,11 +1,11 @@
-// Package ovs reads and changes Open vSwitch's database natively (OVSDB over JSON-RPC with
-// libovsdb), snapshots its DPDK-relevant state, explains every Interface error by joining it
-// with the host's facts, and adds and removes DPDK ports with a preflight.
+// Package ovs reads and changes Open vSwitch's database natively (OVSDB's JSON-RPC through
+// internal/ovsrpc, operations built from libovsdb's ovsdb types), snapshots its DPDK-relevant
+// state, explains every Interface error by joining it with the host's facts, and adds and
+// removes DPDK ports with a preflight.
 package ovs
 
-import "github.com/ovn-kubernetes/libovsdb/model"
-
-// Small hand-written models: only the columns dpdk-doctor reads or writes.
+// Small hand-written models: only the columns a State is made of, which are the columns every
+// read selects (readColumns). A column added here is read everywhere.
 
 // OpenvSwitch is the root row of the Open_vSwitch table.
 type OpenvSwitch struct {
@@ -28,7 +28,6 @@ type BridgeRow struct {
 	FailMode     *string           `ovsdb:"fail_mode"`
 	DatapathType string            `ovsdb:"datapath_type"`
 	OtherConfig  map[string]string `ovsdb:"other_config"`
-	ExternalIDs  map[string]string `ovsdb:"external_ids"`
 }
 
 // PortRow is a row of the Port table.
@@ -50,19 +49,16 @@ type InterfaceRow struct {
 	Error       *string           `ovsdb:"error"`
 	OFPort      *int              `ovsdb:"ofport"`
 	LinkState   *string           `ovsdb:"link_state"`
-	Status      map[string]string `ovsdb:"status"`
 	ExternalIDs map[string]string `ovsdb:"external_ids"`
 }
 
 // MirrorRow is a row of the Mirror table.
 type MirrorRow struct {
-	UUID          string            `ovsdb:"_uuid"`
-	Name          string            `ovsdb:"name"`
-	SelectAll     bool              `ovsdb:"select_all"`
-	SelectSrcPort []string          `ovsdb:"select_src_port"`
-	SelectDstPort []string          `ovsdb:"select_dst_port"`
-	OutputPort    *string           `ovsdb:"output_port"`
-	ExternalIDs   map[string]string `ovsdb:"external_ids"`
+	UUID        string            `ovsdb:"_uuid"`
+	Name        string            `ovsdb:"name"`
+	SelectAll   bool              `ovsdb:"select_all"`
+	OutputPort  *string           `ovsdb:"output_port"`
+	ExternalIDs map[string]string `ovsdb:"external_ids"`
 }
 
 // ControllerRow is a row of the Controller table: an OpenFlow controller of a bridge.
@@ -77,17 +73,4 @@ type ManagerRow struct {
 	UUID        string `ovsdb:"_uuid"`
 	Target      string `ovsdb:"target"`
 	IsConnected bool   `ovsdb:"is_connected"`
-}
-
-// dbModel is the client model of the Open_vSwitch database.
-func dbModel() (model.ClientDBModel, error) {
-	return model.NewClientDBModel("Open_vSwitch", map[string]model.Model{
-		"Open_vSwitch": &OpenvSwitch{},
-		"Bridge":       &BridgeRow{},
-		"Port":         &PortRow{},
-		"Interface":    &InterfaceRow{},
-		"Mirror":       &MirrorRow{},
-		"Controller":   &ControllerRow{},
-		"Manager":      &ManagerRow{},
-	})
 }

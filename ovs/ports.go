@@ -2,11 +2,13 @@ package ovs
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
-	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
@@ -67,22 +69,15 @@ func (c *Client) AddPort(ctx context.Context, bridge, port, typ string, options,
 	} else if p != nil {
 		return fmt.Errorf("a port named %s already exists", port)
 	}
-	iface := &InterfaceRow{UUID: "newiface", Name: port, Type: typ, Options: options, ExternalIDs: externalIDs}
-	p := &PortRow{UUID: "newport", Name: port, Interfaces: []string{iface.UUID}, ExternalIDs: externalIDs}
-	ops, err := c.c.Create(iface)
-	if err != nil {
-		return err
+	ops := []ovsdb.Operation{
+		{Op: ovsdb.OperationInsert, Table: "Interface", UUIDName: "newiface",
+			Row: ovsdb.Row{"name": port, "type": typ, "options": strMap(options), "external_ids": strMap(externalIDs)}},
+		{Op: ovsdb.OperationInsert, Table: "Port", UUIDName: "newport",
+			Row: ovsdb.Row{"name": port, "interfaces": uuidSet("newiface"), "external_ids": strMap(externalIDs)}},
+		{Op: ovsdb.OperationMutate, Table: "Bridge", Where: byUUID(br.UUID),
+			Mutations: []ovsdb.Mutation{{Column: "ports", Mutator: ovsdb.MutateOperationInsert, Value: uuidSet("newport")}}},
 	}
-	portOps, err := c.c.Create(p)
-	if err != nil {
-		return err
-	}
-	ops = append(ops, portOps...)
-	mut, err := c.c.Where(br).Mutate(br, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationInsert, Value: []string{p.UUID}})
-	if err != nil {
-		return err
-	}
-	_, err = c.transact(ctx, append(ops, mut...)...)
+	_, err = c.transact(ctx, ops...)
 	return err
 }
 
@@ -97,22 +92,17 @@ func (c *Client) WaitPort(ctx context.Context, name string, tick func()) (Outcom
 		if tick != nil {
 			tick()
 		}
-		ifaces, err := list[InterfaceRow](ctx, c)
-		if err != nil {
+		i, err := c.settled(ctx, name)
+		if err != nil || i == nil {
 			return false, err
 		}
-		for _, i := range ifaces {
-			if i.Name != name {
-				continue
-			}
-			if i.Error != nil && *i.Error != "" {
-				out.Error = *i.Error
-				return true, nil
-			}
-			if i.OFPort != nil && *i.OFPort > 0 {
-				out.OFPort = *i.OFPort
-				return true, nil
-			}
+		if i.Error != nil && *i.Error != "" {
+			out.Error = *i.Error
+			return true, nil
+		}
+		if i.OFPort != nil && *i.OFPort > 0 {
+			out.OFPort = *i.OFPort
+			return true, nil
 		}
 		return false, nil
 	})
@@ -120,6 +110,54 @@ func (c *Client) WaitPort(ctx context.Context, name string, tick func()) (Outcom
 		return out, fmt.Errorf("OVS did not settle port %s in time: no ofport and no error yet (is ovs-vswitchd running? each wait is limited by --db-timeout, now %v, the whole command by --timeout)", name, c.timeout)
 	}
 	return out, err
+}
+
+// settleSlice is how long one OVSDB "wait" may hold the server for WaitPort before the client
+// looks again (and calls its tick).
+const settleSlice = 250 * time.Millisecond
+
+// settled waits, inside ovsdb-server, until the interface called name has an ofport (RFC 7047
+// 5.2.6: a "wait" until the column is no longer empty, bounded by settleSlice) and then reads
+// its ofport and error in the same transaction. It returns nil when the slice passed first.
+func (c *Client) settled(ctx context.Context, name string) (*InterfaceRow, error) {
+	ms := int(settleSlice.Milliseconds())
+	if dl, ok := ctx.Deadline(); ok {
+		ms = min(ms, max(0, int(time.Until(dl).Milliseconds())))
+	}
+	ops := []any{
+		ovsdb.Operation{Op: ovsdb.OperationWait, Table: "Interface", Where: byName(name), Columns: []string{"ofport"},
+			Until: string(ovsdb.WaitConditionNotEqual), Rows: []ovsdb.Row{{"ofport": ovsdb.OvsSet{GoSet: []any{}}}}, Timeout: &ms},
+		ovsdb.Operation{Op: ovsdb.OperationSelect, Table: "Interface", Where: byName(name), Columns: []string{"name", "ofport", "error"}},
+	}
+	res, err := c.call(ctx, "waiting for port "+name, ops...)
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Error   string `json:"error"`
+		Details string `json:"details"`
+	}
+	if len(res) > 0 && json.Unmarshal(res[0], &r) == nil && r.Error != "" {
+		if r.Error == "timed out" {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("OVSDB %s: waiting for port %s: refused: %s", c.db, name, strings.TrimSpace(r.Error+" "+r.Details))
+	}
+	if len(res) < 2 {
+		return nil, fmt.Errorf("OVSDB %s: waiting for port %s: %d results for 2 operations", c.db, name, len(res))
+	}
+	rows, err := resultRows(res[1])
+	if err != nil {
+		return nil, fmt.Errorf("OVSDB %s: waiting for port %s: %w", c.db, name, err)
+	}
+	var ifs []InterfaceRow
+	if err := decodeRows(rows, &ifs); err != nil {
+		return nil, fmt.Errorf("OVSDB %s: table Interface: %w", c.db, err)
+	}
+	if len(ifs) == 0 {
+		return nil, nil
+	}
+	return &ifs[0], nil
 }
 
 // DelPort removes a port from a bridge (OVSDB then drops the Port and its Interfaces).
@@ -135,36 +173,34 @@ func (c *Client) DelPort(ctx context.Context, bridge, port string) error {
 	if p == nil {
 		return fmt.Errorf("no port named %s", port)
 	}
-	for _, u := range br.Ports {
-		if u == p.UUID {
-			ops, err := c.c.Where(br).Mutate(br, model.Mutation{Field: &br.Ports, Mutator: ovsdb.MutateOperationDelete, Value: []string{p.UUID}})
-			if err != nil {
-				return err
-			}
-			_, err = c.transact(ctx, ops...)
-			return err
-		}
+	if !slices.Contains(br.Ports, p.UUID) {
+		return fmt.Errorf("port %s is not on bridge %s", port, bridge)
 	}
-	return fmt.Errorf("port %s is not on bridge %s", port, bridge)
+	_, err = c.transact(ctx, ovsdb.Operation{Op: ovsdb.OperationMutate, Table: "Bridge", Where: byUUID(br.UUID),
+		Mutations: []ovsdb.Mutation{{Column: "ports", Mutator: ovsdb.MutateOperationDelete, Value: uuidSet(p.UUID)}}})
+	return err
 }
 
 // port returns the port called name, or nil.
 func (c *Client) port(ctx context.Context, name string) (*PortRow, error) {
-	ports, err := list[PortRow](ctx, c)
-	if err != nil {
+	var ports []PortRow
+	if err := c.selects(ctx, sel{table: "Port", where: byName(name), columns: []string{"_uuid", "name"}, decode: rowsInto(&ports)}); err != nil {
 		return nil, err
 	}
-	for i := range ports {
-		if ports[i].Name == name {
-			return &ports[i], nil
-		}
+	if len(ports) == 0 {
+		return nil, nil
 	}
-	return nil, nil
+	return &ports[0], nil
 }
 
+// bridgeColumns are what the changes need of a bridge.
+var bridgeColumns = []string{"_uuid", "name", "ports", "mirrors"}
+
+// bridge returns the bridge called name (its UUID, ports and mirrors), or an error naming the
+// bridges there are.
 func (c *Client) bridge(ctx context.Context, name string) (*BridgeRow, error) {
-	bridges, err := list[BridgeRow](ctx, c)
-	if err != nil {
+	var bridges []BridgeRow
+	if err := c.selects(ctx, sel{table: "Bridge", columns: bridgeColumns, decode: rowsInto(&bridges)}); err != nil {
 		return nil, err
 	}
 	var names []string

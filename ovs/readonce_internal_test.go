@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// TestReadOnceFlood: the one-shot read keeps the guard's promise. A peer that answers the
+// TestReadOnceFlood: the one-shot read keeps the same promise as DialWith. A peer that answers the
 // transact with one endless JSON string is cut off at the per-message limit, with an error
 // naming the limit, allocating a bounded amount on the way.
 func TestReadOnceFlood(t *testing.T) {
@@ -104,4 +104,116 @@ func BenchmarkDecodeRows512(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestColumnsDecoded: every column a model names (its ovsdb tags, which are what the reads
+// select) is decoded by its column method: a row with a value in each leaves no field empty.
+func TestColumnsDecoded(t *testing.T) {
+	check := func(name string, model any, decode func(json.RawMessage) (any, error)) {
+		rt := reflect.TypeOf(model)
+		var cols []string
+		for i := 0; i < rt.NumField(); i++ {
+			f := rt.Field(i)
+			var v string
+			switch k := f.Type.Kind(); {
+			case k == reflect.String || k == reflect.Pointer && f.Type.Elem().Kind() == reflect.String:
+				v = `"x"`
+			case k == reflect.Bool:
+				v = `true`
+			case k == reflect.Pointer && f.Type.Elem().Kind() == reflect.Int:
+				v = `7`
+			case k == reflect.Slice && f.Type.Elem().Kind() == reflect.String:
+				v = `["set",[["uuid","u1"],["uuid","u2"]]]`
+			case k == reflect.Slice && f.Type.Elem().Kind() == reflect.Int:
+				v = `["set",[1,2]]`
+			case k == reflect.Map:
+				v = `["map",[["k","v"]]]`
+			default:
+				t.Fatalf("%s.%s: a field of kind %v: teach this test", name, f.Name, k)
+			}
+			cols = append(cols, fmt.Sprintf("%q:%s", f.Tag.Get("ovsdb"), v))
+		}
+		row, err := decode(json.RawMessage("[{" + strings.Join(cols, ",") + "}]"))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		rv := reflect.ValueOf(row)
+		for i := 0; i < rv.NumField(); i++ {
+			if rv.Field(i).IsZero() {
+				t.Errorf("%s: column %s is not decoded", name, rt.Field(i).Tag.Get("ovsdb"))
+			}
+		}
+	}
+	check("OpenvSwitch", OpenvSwitch{}, func(r json.RawMessage) (any, error) {
+		var v []OpenvSwitch
+		err := decodeRows(r, &v)
+		return first(v), err
+	})
+	check("BridgeRow", BridgeRow{}, func(r json.RawMessage) (any, error) {
+		var v []BridgeRow
+		err := decodeRows(r, &v)
+		return first(v), err
+	})
+	check("PortRow", PortRow{}, func(r json.RawMessage) (any, error) { var v []PortRow; err := decodeRows(r, &v); return first(v), err })
+	check("InterfaceRow", InterfaceRow{}, func(r json.RawMessage) (any, error) {
+		var v []InterfaceRow
+		err := decodeRows(r, &v)
+		return first(v), err
+	})
+	check("MirrorRow", MirrorRow{}, func(r json.RawMessage) (any, error) {
+		var v []MirrorRow
+		err := decodeRows(r, &v)
+		return first(v), err
+	})
+	check("ControllerRow", ControllerRow{}, func(r json.RawMessage) (any, error) {
+		var v []ControllerRow
+		err := decodeRows(r, &v)
+		return first(v), err
+	})
+	check("ManagerRow", ManagerRow{}, func(r json.RawMessage) (any, error) {
+		var v []ManagerRow
+		err := decodeRows(r, &v)
+		return first(v), err
+	})
+}
+
+func first[T any](v []T) any {
+	if len(v) == 0 {
+		var z T
+		return z
+	}
+	return v[0]
+}
+
+// TestReadColumns: the reads select the columns a State is made of and no others: not
+// Interface's status or statistics, the largest columns, which ovs-vsctl show does not read
+// either (the one-shot read used to select status).
+func TestReadColumns(t *testing.T) {
+	want := [7][]string{
+		{"_uuid", "bridges", "other_config", "dpdk_initialized", "dpdk_version", "ovs_version", "manager_options"},
+		{"_uuid", "name", "ports", "mirrors", "controller", "fail_mode", "datapath_type", "other_config"},
+		{"_uuid", "name", "interfaces", "tag", "trunks", "external_ids"},
+		{"_uuid", "name", "type", "options", "error", "ofport", "link_state", "external_ids"},
+		{"_uuid", "name", "select_all", "output_port", "external_ids"},
+		{"_uuid", "target", "is_connected"},
+		{"_uuid", "target", "is_connected"},
+	}
+	if got := readColumns(); !reflect.DeepEqual(got, want) {
+		t.Errorf("reads select\n%q\nwant\n%q", got, want)
+	}
+}
+
+// FuzzResultRows: whatever an operation's result holds, resultRows gives rows, the server's
+// error, or an error, never a panic; the rows it gives are a slice of its input.
+func FuzzResultRows(f *testing.F) {
+	f.Add(`{"rows":[{"name":"x"}]}`)
+	f.Add(`{"error":"constraint violation","details":"no"}`)
+	f.Add(`{"count":1}`)
+	f.Add(`{"rows":`)
+	f.Fuzz(func(t *testing.T, s string) {
+		rows, err := resultRows(json.RawMessage(s))
+		if err == nil && !strings.Contains(s, string(rows)) {
+			t.Fatalf("%q: rows %q are not in the input", s, rows)
+		}
+	})
 }

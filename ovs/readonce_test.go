@@ -13,11 +13,12 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/ovs"
 )
 
-// TestReadOnceMatchesMonitor builds, on the real OVS-DPDK, a database with two bridges, a
+// TestReadOnceMatchesClient builds, on the real OVS-DPDK, a database with two bridges, a
 // manager, controllers, a fail mode, tagged and trunk ports, a bond, a mirror and a DPDK port
-// that fails, and checks that the one-shot read (one transact of selects) gives the very same
-// State as the libovsdb monitor and cache.
-func TestReadOnceMatchesMonitor(t *testing.T) {
+// that fails, and checks that the one-shot read (ovsrpc.Conn) gives the very same State as a
+// Client's read (ovsrpc.Session, the connection add-port and traffic keep), and that the State
+// holds all of it. (TestShowMatchesVsctlLineByLine compares it with ovs-vsctl show.)
+func TestReadOnceMatchesClient(t *testing.T) {
 	in, err := ovstest.Start(ovstest.Options{Switch: true})
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -83,7 +84,7 @@ func TestReadOnceMatchesMonitor(t *testing.T) {
 	if !reflect.DeepEqual(mon, once) {
 		a, _ := json.MarshalIndent(mon, "", " ")
 		b, _ := json.MarshalIndent(once, "", " ")
-		t.Fatalf("the one-shot read differs from the monitor's:\nmonitor: %s\none-shot: %s\nmonitor: %#v\none-shot: %#v", a, b, mon, once)
+		t.Fatalf("the one-shot read differs from the client's:\nclient: %s\none-shot: %s\nclient: %#v\none-shot: %#v", a, b, mon, once)
 	}
 	// The database really holds what the comparison is about.
 	if len(once.Bridges) != 2 || len(once.Managers) != 1 || once.UUID == "" {

@@ -55,7 +55,7 @@ func TestShowMatchesVsctlLineByLine(t *testing.T) {
 	}
 	defer c.Close()
 	var got, want string
-	for try := 0; try < 20; try++ { // the cache follows the database's last updates
+	for try := 0; try < 20; try++ { // vswitchd may still be updating rows
 		st, err := c.Read(ctx)
 		if err != nil {
 			t.Fatal(err)

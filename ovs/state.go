@@ -76,7 +76,7 @@ func IsDPDK(typ string) bool {
 	return typ == "dpdk" || typ == "dpdkvhostuser" || typ == "dpdkvhostuserclient"
 }
 
-// tables is one read of every table dpdk-doctor models, from the client's cache.
+// tables is one read of every table dpdk-doctor models.
 type tables struct {
 	roots   []OpenvSwitch
 	bridges []BridgeRow
@@ -88,44 +88,20 @@ type tables struct {
 }
 
 func (c *Client) tables(ctx context.Context) (*tables, error) {
-	var t tables
-	var err error
-	if t.roots, err = list[OpenvSwitch](ctx, c); err != nil {
-		return nil, err
+	t, err := readTables(func(ops []any) ([]json.RawMessage, error) { return c.call(ctx, "reading the tables", ops...) })
+	if err != nil {
+		return nil, fmt.Errorf("OVSDB %s: %w", c.db, err)
 	}
-	if t.bridges, err = list[BridgeRow](ctx, c); err != nil {
-		return nil, err
-	}
-	if t.ports, err = list[PortRow](ctx, c); err != nil {
-		return nil, err
-	}
-	if t.ifaces, err = list[InterfaceRow](ctx, c); err != nil {
-		return nil, err
-	}
-	if t.mirrors, err = list[MirrorRow](ctx, c); err != nil {
-		return nil, err
-	}
-	if t.ctrls, err = list[ControllerRow](ctx, c); err != nil {
-		return nil, err
-	}
-	if t.mgrs, err = list[ManagerRow](ctx, c); err != nil {
-		return nil, err
-	}
-	return &t, nil
+	return t, nil
 }
 
-// Read takes a snapshot of the database through c.
+// Read takes a snapshot of the database through c: one transaction of selects, as ReadOnce.
 func (c *Client) Read(ctx context.Context) (*State, error) {
 	t, err := c.tables(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if len(t.roots) == 0 {
-		return nil, fmt.Errorf("OVSDB %s: the Open_vSwitch table is empty (run ovs-vsctl init)", c.db)
-	}
-	st := assemble(t.roots[0], t.bridges, t.ports, t.ifaces, t.mirrors)
-	link(st, t)
-	return st, nil
+	return t.state(c.db)
 }
 
 func deref(s *string) string {

@@ -3,7 +3,6 @@ package ovs
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"unicode"
@@ -82,7 +81,7 @@ func printableName(kind, s string, max int) error {
 	return nil
 }
 
-var vdevName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var vdevName = lazyRE(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // ValidDevargs checks a dpdk-devargs value before it is written to OVS. Its first
 // comma-separated field is the device: a PCI address (0000:03:00.0 or 03:00.0; anything with a

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 )
@@ -62,7 +63,8 @@ func commonPrefix(a, b string) string {
 	return a[:n]
 }
 
-var pciAddr = regexp.MustCompile(`\b[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]\b`)
+// pciAddr is compiled on first use, not at every command's start-up.
+var pciAddr = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]\b`) })
 
 // key is what makes two findings one cause: the same check, explanation and remedy, with the
 // finding's own subject taken out of the remedy ("fix rmrr 0000:03:00.0" and "... 03:00.1").
@@ -141,10 +143,10 @@ func owner(causes []*Cause, self *Cause, merged map[*Cause]bool, f check.Finding
 			continue
 		}
 		subj := c.Subjects()
-		if pciAddr.MatchString(f.Subject) && slices.Contains(subj, f.Subject) {
+		if pciAddr().MatchString(f.Subject) && slices.Contains(subj, f.Subject) {
 			return c
 		}
-		for _, a := range pciAddr.FindAllString(f.Summary, -1) {
+		for _, a := range pciAddr().FindAllString(f.Summary, -1) {
 			if slices.Contains(subj, a) {
 				return c
 			}

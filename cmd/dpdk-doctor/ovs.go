@@ -32,7 +32,7 @@ func addDBFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&dbTLS.Key, "db-key", "", "private key for an ssl: --db")
 	cmd.Flags().StringVar(&dbTLS.Cert, "db-cert", "", "certificate for an ssl: --db")
 	cmd.Flags().StringVar(&dbTLS.CA, "db-ca", "", "CA certificate for an ssl: --db")
-	cmd.Flags().DurationVar(&dbTimeout, "db-timeout", ovs.DefaultTimeout, "give up on any single wait on OVSDB (connect, monitor, a transaction, a port's set-up) after this `DURATION`")
+	cmd.Flags().DurationVar(&dbTimeout, "db-timeout", ovs.DefaultTimeout, "give up on any single wait on OVSDB (connect, a read, a transaction, a port's set-up) after this `DURATION`")
 }
 
 // checkDBFlags refuses an OVSDB endpoint or timeout that cannot work, before anything runs.
@@ -58,6 +58,12 @@ func ovsState(ctx context.Context, g *globals, f *check.Facts) (st *ovs.State, s
 		}
 		return st, f.Root.Path(ovs.SnapshotFile), st != nil, nil
 	}
+	return ovsLive(ctx)
+}
+
+// ovsLive reads the live database the flags name (--db, else the default socket when it is
+// there). ok is false when there is none.
+func ovsLive(ctx context.Context) (st *ovs.State, source string, ok bool, err error) {
 	db := dbFlag
 	if db == "" {
 		db = ovs.DefaultDB
@@ -67,6 +73,31 @@ func ovsState(ctx context.Context, g *globals, f *check.Facts) (st *ovs.State, s
 	}
 	st, err = readDB(ctx, db)
 	return st, db, err == nil, err
+}
+
+// ovsStateSoon starts reading the live database now, while the caller gathers the host facts,
+// when the flags say ovsState will read one (--db, or this host); the function it returns
+// gives ovsState's answer. The two waits overlap instead of adding up.
+func ovsStateSoon(ctx context.Context, g *globals) func(f *check.Facts) (*ovs.State, string, bool, error) {
+	if dbFlag == "" && (g.root != "" || g.demo) {
+		return func(f *check.Facts) (*ovs.State, string, bool, error) { return ovsState(ctx, g, f) }
+	}
+	type result struct {
+		st     *ovs.State
+		source string
+		ok     bool
+		err    error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		var r result
+		r.st, r.source, r.ok, r.err = ovsLive(ctx)
+		ch <- r
+	}()
+	return func(*check.Facts) (*ovs.State, string, bool, error) {
+		r := <-ch
+		return r.st, r.source, r.ok, r.err
+	}
 }
 
 // readDB reads the state of db once (one transact, no monitor) within --db-timeout, showing
@@ -115,11 +146,12 @@ func newOVS(g *globals) *cobra.Command {
 		Short: "Bridges, ports and interfaces like `ovs-vsctl show`, with errors explained",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			state := ovsStateSoon(cmd.Context(), g)
 			f, err := gather(g, nil)
 			if err != nil {
 				return err
 			}
-			st, source, ok, err := ovsState(cmd.Context(), g, f)
+			st, source, ok, err := state(f)
 			var ee *exitError
 			if errors.As(err, &ee) {
 				return err
@@ -268,7 +300,7 @@ func addDBFlagsPersistent(cmd *cobra.Command) {
 	cmd.PersistentFlags().StringVar(&dbTLS.Key, "db-key", "", "private key for an ssl: --db")
 	cmd.PersistentFlags().StringVar(&dbTLS.Cert, "db-cert", "", "certificate for an ssl: --db")
 	cmd.PersistentFlags().StringVar(&dbTLS.CA, "db-ca", "", "CA certificate for an ssl: --db")
-	cmd.PersistentFlags().DurationVar(&dbTimeout, "db-timeout", ovs.DefaultTimeout, "give up on any single wait on OVSDB (connect, monitor, a transaction, a port's set-up) after this `DURATION`")
+	cmd.PersistentFlags().DurationVar(&dbTimeout, "db-timeout", ovs.DefaultTimeout, "give up on any single wait on OVSDB (connect, a read, a transaction, a port's set-up) after this `DURATION`")
 }
 
 // dialFlag connects to the OVSDB the flags name.

@@ -68,11 +68,12 @@ OVSDB transaction after backing up the previous values; --rollback FILE --apply 
 			if rollback != "" {
 				return planRollback(ctx, rollback, stateDir, asJSON)
 			}
+			ovsRead := planOVSSoon(ctx, g.root == "" && !g.demo)
 			f, err := gather(g, nil)
 			if err != nil {
 				return err
 			}
-			in, db, err := planInput(ctx, f, args, mtu)
+			in, db, err := planInput(ctx, f, args, mtu, ovsRead)
 			if err != nil {
 				return err
 			}
@@ -122,9 +123,41 @@ func planDB() string {
 	return ovs.DefaultDB
 }
 
+// planOVS is plan's read of a live OVS: its dpdk ports, other_config, and the endpoint ("" when
+// there is no live OVS to read).
+type planOVS struct {
+	ports   []plan.OVSPort
+	current map[string]string
+	db      string
+	err     error
+}
+
+// planOVSSoon starts plan's read of the live OVS (when live, or --db names one) while the host
+// facts are gathered, and returns the function that waits for it; nil when there is none to
+// read.
+func planOVSSoon(ctx context.Context, live bool) func() planOVS {
+	if !live && dbFlag == "" {
+		return nil
+	}
+	ch := make(chan planOVS, 1)
+	go func() {
+		r := planOVS{db: planDB()}
+		if r.db != "" {
+			c, err := ovsrpc.Dial(ctx, r.db)
+			if err == nil {
+				r.ports, r.current, err = plan.ReadOVS(c)
+				c.Close()
+			}
+			r.err = err
+		}
+		ch <- r
+	}()
+	return func() planOVS { return <-ch }
+}
+
 // planInput gathers what plan.Derive needs: the host's facts, the devices (named, or OVS's),
-// and OVS's other_config.
-func planInput(ctx context.Context, f *check.Facts, args []string, mtu int) (*plan.Input, string, error) {
+// and OVS's other_config (live: what ovsRead, from planOVSSoon, gives).
+func planInput(ctx context.Context, f *check.Facts, args []string, mtu int, ovsRead func() planOVS) (*plan.Input, string, error) {
 	topo, err := plan.ReadTopology(f.Root)
 	if err != nil {
 		return nil, "", inputErr(err)
@@ -142,16 +175,11 @@ func planInput(ctx context.Context, f *check.Facts, args []string, mtu int) (*pl
 	// OVS: live over OVSDB, or the tree's snapshot.
 	var ports []plan.OVSPort
 	db := ""
-	if f.Root.IsLive() || dbFlag != "" {
-		if db = planDB(); db != "" {
-			c, err := ovsrpc.Dial(ctx, db)
-			if err == nil {
-				ports, in.Current, err = plan.ReadOVS(c)
-				c.Close()
-			}
-			if err != nil && len(args) == 0 {
-				return nil, db, fmt.Errorf("reading OVS at %s: %w", db, err)
-			}
+	if ovsRead != nil {
+		r := ovsRead()
+		db, ports, in.Current = r.db, r.ports, r.current
+		if r.err != nil && len(args) == 0 {
+			return nil, db, fmt.Errorf("reading OVS at %s: %w", db, r.err)
 		}
 	} else if st, err := ovs.ReadSnapshot(f.Root); err != nil {
 		return nil, "", inputErr(err)

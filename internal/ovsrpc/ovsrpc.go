@@ -1,6 +1,9 @@
 // Package ovsrpc speaks the JSON-RPC 1.0 that Open vSwitch uses on its sockets: OVSDB's
-// "transact" (one-shot reads and writes without a monitor) and ovs-vswitchd's unixctl commands
-// (what ovs-appctl sends). It is for commands that read a few rows or run one command and go.
+// "transact" (reads and writes without a monitor) and ovs-vswitchd's unixctl commands (what
+// ovs-appctl sends). A Conn is for commands that read a few rows or run one command and go (its
+// context is the connection's); a Session for those that change the database and wait (each
+// call has its own context). Messages are framed and split without encoding/json (wire.go),
+// and each is bounded in size.
 package ovsrpc
 
 import (
@@ -23,8 +26,7 @@ const MaxReply = 64 << 20
 // Conn is one connection to an OVS JSON-RPC socket.
 type Conn struct {
 	c    net.Conn
-	dec  *json.Decoder
-	lim  *limited
+	fr   *framer
 	name string
 	id   int
 	done chan struct{}
@@ -61,8 +63,7 @@ func NewConn(ctx context.Context, c net.Conn, endpoint string, maxMessage int64)
 		c.SetDeadline(dl)
 	}
 	cn := &Conn{c: c, name: endpoint, done: make(chan struct{})}
-	cn.lim = &limited{c: c, max: maxMessage}
-	cn.dec = json.NewDecoder(cn.lim)
+	cn.fr = newFramer(c, maxMessage)
 	// Close the connection when ctx ends so that a blocked read returns.
 	go func() {
 		select {
@@ -80,30 +81,6 @@ func (c *Conn) Close() error {
 	return c.c.Close()
 }
 
-// limited bounds the bytes read for one message: Call resets it before each decode, so one
-// message (plus what the decoder read ahead of the next) is at most max bytes.
-type limited struct {
-	c    net.Conn
-	max  int64
-	left int64
-}
-
-func (l *limited) Read(p []byte) (int, error) {
-	if l.left <= 0 {
-		size := fmt.Sprintf("%d bytes", l.max)
-		if l.max >= 1<<20 && l.max%(1<<20) == 0 {
-			size = fmt.Sprintf("%d MiB", l.max>>20)
-		}
-		return 0, fmt.Errorf("sent a message of more than %s: stopped reading it (a broken or hostile peer?)", size)
-	}
-	if int64(len(p)) > l.left {
-		p = p[:l.left]
-	}
-	n, err := l.c.Read(p)
-	l.left -= int64(n)
-	return n, err
-}
-
 // Call sends method(params) and decodes the result into out. Notifications the server sends
 // in between (echo requests) are answered or skipped.
 func (c *Conn) Call(method string, params any, out any) error {
@@ -117,40 +94,74 @@ func (c *Conn) Call(method string, params any, out any) error {
 		return fmt.Errorf("%s: sending %s: %w", c.name, method, err)
 	}
 	for {
-		var msg struct {
-			ID     json.RawMessage `json:"id"`
-			Method string          `json:"method"`
-			Params json.RawMessage `json:"params"`
-			Result json.RawMessage `json:"result"`
-			Error  json.RawMessage `json:"error"`
-		}
-		c.lim.left = c.lim.max
-		if err := c.dec.Decode(&msg); err != nil {
+		b, err := c.fr.next()
+		if err != nil {
 			return fmt.Errorf("%s: reading the reply to %s: %w", c.name, method, err)
 		}
-		if msg.Method == "echo" {
-			b, _ := json.Marshal(map[string]any{"result": msg.Params, "error": nil, "id": msg.ID})
-			c.c.Write(b)
+		msg, err := parseMessage(b)
+		if err != nil {
+			return fmt.Errorf("%s: reading the reply to %s: %w", c.name, method, err)
+		}
+		if isMethod(msg.Method, "echo") {
+			c.c.Write(echoReply(msg))
 			continue
 		}
-		if msg.Method != "" || string(msg.ID) != strconv.Itoa(id) {
+		if !isNull(msg.Method) || string(msg.ID) != strconv.Itoa(id) {
 			continue
 		}
-		if len(msg.Error) > 0 && string(msg.Error) != "null" {
-			var s string
-			if json.Unmarshal(msg.Error, &s) != nil {
-				s = string(msg.Error)
-			}
-			return &Error{Method: method, Msg: strings.TrimSpace(s)}
+		if err := replyErr(method, msg.Error); err != nil {
+			return err
 		}
-		if out == nil {
-			return nil
-		}
-		if err := json.Unmarshal(msg.Result, out); err != nil {
-			return fmt.Errorf("%s: the reply to %s: %w", c.name, method, err)
-		}
+		return decodeResult(c.name, method, msg.Result, out)
+	}
+}
+
+// isNull reports whether a member is absent or null.
+func isNull(v json.RawMessage) bool { return len(v) == 0 || string(v) == "null" }
+
+// isMethod reports whether a message's method member is name.
+func isMethod(v json.RawMessage, name string) bool {
+	return len(v) == len(name)+2 && string(v[1:len(v)-1]) == name
+}
+
+// echoReply answers the server's echo request (the keepalive) with its own params.
+func echoReply(msg message) []byte {
+	params := msg.Params
+	if len(params) == 0 {
+		params = json.RawMessage("[]")
+	}
+	b, _ := json.Marshal(map[string]any{"result": params, "error": nil, "id": msg.ID})
+	return b
+}
+
+// replyErr is the error a reply carries, or nil.
+func replyErr(method string, e json.RawMessage) error {
+	if isNull(e) {
 		return nil
 	}
+	var s string
+	if json.Unmarshal(e, &s) != nil {
+		s = string(e)
+	}
+	return &Error{Method: method, Msg: strings.TrimSpace(s)}
+}
+
+// decodeResult decodes a reply's result into out; a *[]json.RawMessage (a transact's results)
+// is only split, not decoded.
+func decodeResult(name, method string, result json.RawMessage, out any) error {
+	var err error
+	switch o := out.(type) {
+	case nil:
+		return nil
+	case *[]json.RawMessage:
+		*o, err = SplitArray(result)
+	default:
+		err = json.Unmarshal(result, out)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: the reply to %s: %w", name, method, err)
+	}
+	return nil
 }
 
 // Error is an error the server answered with.
@@ -179,6 +190,20 @@ func (c *Conn) Transact(db string, ops ...map[string]any) ([]map[string]json.Raw
 	}
 	if len(res) < len(ops) {
 		return res, fmt.Errorf("%s: transaction answered %d of %d operations", c.name, len(res), len(ops))
+	}
+	return res, nil
+}
+
+// TransactRaw runs OVSDB operations (anything that marshals to RFC 7047 operations) on
+// database db in one transaction and returns each operation's result as it came, undecoded,
+// for the caller to decode with a decoder fit for it (rows, UUIDs, errors).
+func (c *Conn) TransactRaw(db string, ops ...any) ([]json.RawMessage, error) {
+	params := make([]any, 0, len(ops)+1)
+	params = append(params, db)
+	params = append(params, ops...)
+	var res []json.RawMessage
+	if err := c.Call("transact", params, &res); err != nil {
+		return nil, err
 	}
 	return res, nil
 }
