@@ -110,13 +110,14 @@ func planHugepagesForDPDK(g *globals, devices []string, mtu int, size string, pe
 	if _, err := parseAddresses(devices); err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ovsRead := planOVSSoon(ctx, g.root == "" && !g.demo)
 	f, err := gather(g, nil)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	in, _, err := planInput(ctx, f, devices, mtu)
+	in, _, err := planInput(ctx, f, devices, mtu, ovsRead)
 	if err != nil && len(devices) == 0 {
 		// No OVS dpdk port naming a PCI device (or no OVS): the devices bound to DPDK drivers.
 		why := "OVS has no dpdk port naming a PCI device"
@@ -133,7 +134,7 @@ func planHugepagesForDPDK(g *globals, devices []string, mtu int, size string, pe
 			return nil, usageErr("fix hugepages --for-dpdk: no DPDK devices: %s and no network device is bound to a DPDK driver; name them with --device ADDR", why)
 		}
 		fmt.Printf("%s; sizing for the network devices bound to DPDK drivers: %s\n", why, strings.Join(bound, ", "))
-		in, _, err = planInput(ctx, f, bound, mtu)
+		in, _, err = planInput(ctx, f, bound, mtu, ovsRead)
 	}
 	if err != nil {
 		return nil, err

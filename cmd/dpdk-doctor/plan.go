@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -152,7 +153,7 @@ func planOVSSoon(ctx context.Context, live bool) func() planOVS {
 		}
 		ch <- r
 	}()
-	return func() planOVS { return <-ch }
+	return sync.OnceValue(func() planOVS { return <-ch }) // callable more than once
 }
 
 // planInput gathers what plan.Derive needs: the host's facts, the devices (named, or OVS's),
