@@ -86,7 +86,7 @@ func checkHugepages(f *Facts) []Finding {
 				fd.Summary = fmt.Sprintf("NUMA node %d has no free huge pages, but %s sit on it", n, list(nodes[n]))
 				fd.Explanation = "DPDK allocates a port's queues and buffers on the port's own NUMA node; without free huge pages " +
 					"there, the port fails to start or runs across the interconnect."
-				fd.Remedy = []string{"dpdk-doctor fix hugepages --for-dpdk --device " + strings.Join(nodes[n], " --device ")}
+				fd.Remedy = NodeHugepagesRemedy(nodes[n])
 			} else {
 				fd.Severity = OK
 				fd.Summary = fmt.Sprintf("NUMA node %d has %s of free huge pages for %s", n, mib(nfree), list(nodes[n]))
@@ -152,4 +152,11 @@ func mib(kb uint64) string {
 		return fmt.Sprintf("%d GiB", kb>>20)
 	}
 	return fmt.Sprintf("%d MiB", kb>>10)
+}
+
+// NodeHugepagesRemedy is the remedy for DPDK devices on a NUMA node without free huge pages:
+// fix hugepages sizes the node's pool for them as plan does. check and the OVS explanations
+// give this one answer.
+func NodeHugepagesRemedy(addrs []string) []string {
+	return []string{"dpdk-doctor fix hugepages --for-dpdk --device " + strings.Join(addrs, " --device ")}
 }

@@ -125,7 +125,7 @@ func explainAttach(e *Explanation, devargs, reason string, f *check.Facts) {
 	case d.NUMANode >= 0 && freeOnNode(f, d.NUMANode) == 0:
 		e.Cause = fmt.Sprintf("NUMA node %d, where %s sits, has no free huge pages", d.NUMANode, a)
 		e.Detail = "DPDK allocates the port's memory on its own node."
-		e.Remedy = []string{fmt.Sprintf("echo 1024 > /sys/devices/system/node/node%d/hugepages/hugepages-2048kB/nr_hugepages", d.NUMANode)}
+		e.Remedy = check.NodeHugepagesRemedy([]string{a.String()})
 	default:
 		e.HostReady = true
 		e.Cause = fmt.Sprintf("DPDK could not attach %s although the host looks ready for it (vfio-pci, viable group, no RMRR)", a)
