@@ -133,10 +133,10 @@ func TestPlanStaysInTheTree(t *testing.T) {
 	if _, err := PlanCmdline(CmdlineOptions{Add: []string{"iommu=pt"}, GrubFile: grubFile, Files: files, Root: root}); err == nil {
 		t.Error("the grub file was read through a link out of the tree")
 	}
-	if _, err := PlanGrubby(GrubbyOptions{Add: []string{"iommu=pt"}, Root: root, Files: files}); err == nil {
+	if _, err := PlanGrubby(ToolOptions{Add: []string{"iommu=pt"}, Root: root, Files: files}); err == nil {
 		t.Error("grubby's entries were read through a link out of the tree")
 	}
-	if _, err := PlanKernelstub(KernelstubOptions{Add: []string{"iommu=pt"}, Root: root, Files: files}); err == nil {
+	if _, err := PlanKernelstub(ToolOptions{Add: []string{"iommu=pt"}, Root: root, Files: files}); err == nil {
 		t.Error("kernelstub's configuration was read through a link out of the tree")
 	}
 	// The same tree without the zero Root, as before: the links were followed out of it.

@@ -15,11 +15,12 @@ import (
 
 func init() { register("grubby", undoGrubby) }
 
-// GrubbyOptions configure `fix cmdline` on a host whose boot entries grubby manages.
-type GrubbyOptions struct {
+// ToolOptions configure `fix cmdline` on a host whose boot entries a tool manages: grubby
+// (BootLoaderSpec entries) or kernelstub (Pop!_OS with systemd-boot).
+type ToolOptions struct {
 	Add     []string  // options to set, each checked by ParseKernelOption
 	Remove  []string  // option names to drop
-	Program string    // grubby's path
+	Program string    // the tool's path
 	Root    string    // where the host's files are ("" is /; a test tree otherwise)
 	Files   host.Root // what the plan reads them through (see CmdlineOptions.Files)
 	Running string    // /proc/cmdline, for Verify
@@ -31,7 +32,7 @@ type GrubbyOptions struct {
 // entries of kernels installed later, and GRUB_CMDLINE_LINUX in /etc/default/grub when it is
 // set. The plan shows every file before and after, computed as grubby computes it.
 type Grubby struct {
-	o          GrubbyOptions
+	o          ToolOptions
 	argv, undo []string
 	managed    map[string]bool
 	files      []grubbyFile
@@ -122,7 +123,7 @@ func digitsPrefix(s string) string {
 
 // PlanGrubby reads the entries, /etc/kernel/cmdline and the grub file, and works out grubby's
 // command and what it will change, changing nothing. Every option is checked (ErrBadOption).
-func PlanGrubby(o GrubbyOptions) (*Grubby, error) {
+func PlanGrubby(o ToolOptions) (*Grubby, error) {
 	if err := CheckKernelOptions(o.Add, o.Remove); err != nil {
 		return nil, err
 	}

@@ -142,7 +142,7 @@ func TestGrubbyPlanApplyVerifyRollback(t *testing.T) {
 	root := blsTree(t, "root=UUID=1234 ro rootflags=subvol=root rhgb quiet intel_iommu=off", "root=UUID=1234 ro rootflags=subvol=root rhgb quiet")
 	prog := realGrubby(t, root)
 	orig := treeFiles(t, root)
-	g, err := PlanGrubby(GrubbyOptions{Add: []string{"intel_iommu=on", "iommu=pt"}, Program: prog, Root: root, Running: "ro rhgb quiet"})
+	g, err := PlanGrubby(ToolOptions{Add: []string{"intel_iommu=on", "iommu=pt"}, Program: prog, Root: root, Running: "ro rhgb quiet"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestGrubbyPoolsAndLaterKernels(t *testing.T) {
 	prog := realGrubby(t, root)
 	os.WriteFile(filepath.Join(root, KernelCmdlineFile), []byte(opts+"\n"), 0o644)
 	orig := treeFiles(t, root)
-	g, err := PlanGrubby(GrubbyOptions{Add: []string{"intel_iommu=on", "hugepagesz=1G", "hugepages=4"}, Remove: []string{"iommu"}, Program: prog, Root: root})
+	g, err := PlanGrubby(ToolOptions{Add: []string{"intel_iommu=on", "hugepagesz=1G", "hugepages=4"}, Remove: []string{"iommu"}, Program: prog, Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestGrubbyNothingToDoAndRefusals(t *testing.T) {
 	root := blsTree(t, "root=UUID=1 ro intel_iommu=on", "root=UUID=1 ro intel_iommu=on")
 	os.WriteFile(filepath.Join(root, KernelCmdlineFile), []byte("root=UUID=1 ro intel_iommu=on\n"), 0o644)
 	os.WriteFile(filepath.Join(root, DefaultGrubFile), []byte("GRUB_CMDLINE_LINUX=\"intel_iommu=on\"\n"), 0o644)
-	g, err := PlanGrubby(GrubbyOptions{Add: []string{"intel_iommu=on"}, Program: "/nonexistent/grubby", Root: root})
+	g, err := PlanGrubby(ToolOptions{Add: []string{"intel_iommu=on"}, Program: "/nonexistent/grubby", Root: root})
 	if err != nil || g.changed() || !strings.Contains(g.Plan()[0], "nothing to change") {
 		t.Fatalf("%v %v", err, g.Plan())
 	}
@@ -252,21 +252,21 @@ func TestGrubbyNothingToDoAndRefusals(t *testing.T) {
 		t.Errorf("nothing to do must not run grubby: %v", err)
 	}
 	for _, a := range []string{"amd_iommu=on", "intel_iommu=yes", "hugepagesz=4M", "quiet", "init=/bin/sh"} {
-		if _, err := PlanGrubby(GrubbyOptions{Add: []string{a}, Root: root}); !errors.Is(err, ErrBadOption) {
+		if _, err := PlanGrubby(ToolOptions{Add: []string{a}, Root: root}); !errors.Is(err, ErrBadOption) {
 			t.Errorf("%q: %v", a, err)
 		}
 	}
-	if _, err := PlanGrubby(GrubbyOptions{Remove: []string{"root"}, Root: root}); !errors.Is(err, ErrBadOption) {
+	if _, err := PlanGrubby(ToolOptions{Remove: []string{"root"}, Root: root}); !errors.Is(err, ErrBadOption) {
 		t.Errorf("--remove root: %v", err)
 	}
 	rhel8 := blsTree(t, "$kernelopts", "$kernelopts")
-	if _, err := PlanGrubby(GrubbyOptions{Add: []string{"iommu=pt"}, Root: rhel8}); err == nil || !strings.Contains(err.Error(), "$kernelopts") {
+	if _, err := PlanGrubby(ToolOptions{Add: []string{"iommu=pt"}, Root: rhel8}); err == nil || !strings.Contains(err.Error(), "$kernelopts") {
 		t.Errorf("$kernelopts: %v", err)
 	}
 	dflt := blsTree(t, "root=UUID=1 ro", "root=UUID=1 ro")
 	grubPath := filepath.Join(dflt, DefaultGrubFile)
 	os.WriteFile(grubPath, []byte("GRUB_CMDLINE_LINUX=\"rhgb\"\nGRUB_CMDLINE_LINUX_DEFAULT=\"quiet splash\"\nGRUB_ENABLE_BLSCFG=true\n"), 0o644)
-	if _, err := PlanGrubby(GrubbyOptions{Add: []string{"iommu=pt"}, Root: dflt}); err == nil || !strings.Contains(err.Error(), "GRUB_CMDLINE_LINUX_DEFAULT") {
+	if _, err := PlanGrubby(ToolOptions{Add: []string{"iommu=pt"}, Root: dflt}); err == nil || !strings.Contains(err.Error(), "GRUB_CMDLINE_LINUX_DEFAULT") {
 		t.Errorf("GRUB_CMDLINE_LINUX_DEFAULT: %v", err)
 	}
 	prog := realGrubby(t, dflt)
@@ -283,7 +283,7 @@ func TestGrubbyNothingToDoAndRefusals(t *testing.T) {
 func TestGrubbyFailsRollsBack(t *testing.T) {
 	root := blsTree(t, "root=UUID=1 ro", "root=UUID=1 ro")
 	orig := treeFiles(t, root)
-	g, err := PlanGrubby(GrubbyOptions{Add: []string{"iommu=pt"}, Program: "false", Root: root})
+	g, err := PlanGrubby(ToolOptions{Add: []string{"iommu=pt"}, Program: "false", Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +300,7 @@ func TestGrubbyInterrupted(t *testing.T) {
 	root := blsTree(t, "root=UUID=1 ro quiet", "root=UUID=1 ro quiet")
 	prog := realGrubby(t, root)
 	orig := treeFiles(t, root)
-	g, _ := PlanGrubby(GrubbyOptions{Add: []string{"intel_iommu=on"}, Program: prog, Root: root})
+	g, _ := PlanGrubby(ToolOptions{Add: []string{"intel_iommu=on"}, Program: prog, Root: root})
 	r := &Runner{StateDir: filepath.Join(t.TempDir(), "state"), Out: &bytes.Buffer{}}
 	snap, err := g.Snapshot()
 	if err != nil {
@@ -336,7 +336,7 @@ func FuzzBLSOptions(f *testing.F) {
 // with a new one; an invalid one there is refused, not written again.
 func TestGrubbyChecksPassedBackPools(t *testing.T) {
 	root := blsTree(t, "ro hugepagesz=3M hugepages=4", "ro")
-	if _, err := PlanGrubby(GrubbyOptions{Add: []string{"hugepagesz=1G", "hugepages=2"}, Root: root}); !errors.Is(err, ErrBadOption) || !strings.Contains(err.Error(), "hugepagesz=3M") {
+	if _, err := PlanGrubby(ToolOptions{Add: []string{"hugepagesz=1G", "hugepages=2"}, Root: root}); !errors.Is(err, ErrBadOption) || !strings.Contains(err.Error(), "hugepagesz=3M") {
 		t.Errorf("%v", err)
 	}
 }
@@ -348,7 +348,7 @@ func TestGrubbySnapshotBounded(t *testing.T) {
 	big := strings.Repeat("# a comment line of a very large entry\n", 2000)
 	os.WriteFile(filepath.Join(root, BLSDir, "0123abcd-6.1.0.conf"), []byte(big+"options ro\n"), 0o644)
 	orig := treeFiles(t, root)
-	g, err := PlanGrubby(GrubbyOptions{Add: []string{"iommu=pt"}, Program: "false", Root: root})
+	g, err := PlanGrubby(ToolOptions{Add: []string{"iommu=pt"}, Program: "false", Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,22 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	"github.com/dpdk-doctor/dpdk-doctor/host"
 )
 
 func init() { register("kernelstub", undoKernelstub) }
-
-// KernelstubOptions configure `fix cmdline` on a host whose boot entries kernelstub writes
-// (Pop!_OS with systemd-boot).
-type KernelstubOptions struct {
-	Add     []string  // options to set, each checked by ParseKernelOption
-	Remove  []string  // option names to drop
-	Program string    // kernelstub's path
-	Root    string    // where the host's files are ("" is /; a test tree otherwise)
-	Files   host.Root // what the plan reads them through (see CmdlineOptions.Files)
-	Running string    // /proc/cmdline, for Verify
-}
 
 // Kernelstub changes "kernel_options" of /etc/kernelstub/configuration with kernelstub, which
 // writes them into the boot entries on the EFI system partition. New options are added with
@@ -30,7 +17,7 @@ type KernelstubOptions struct {
 // kernelstub's -d takes a set difference (application.py: list(set(kernel_opts) -
 // set(rem_opts))), which reorders the options and would part a hugepages= from its hugepagesz=.
 type Kernelstub struct {
-	o             KernelstubOptions
+	o             ToolOptions
 	path          string
 	before, after []string
 	argv, undo    []string
@@ -75,7 +62,7 @@ func ReadKernelstubOptions(b []byte) ([]string, error) {
 }
 
 // PlanKernelstub reads kernelstub's configuration and works out the command, changing nothing.
-func PlanKernelstub(o KernelstubOptions) (*Kernelstub, error) {
+func PlanKernelstub(o ToolOptions) (*Kernelstub, error) {
 	if err := CheckKernelOptions(o.Add, o.Remove); err != nil {
 		return nil, err
 	}

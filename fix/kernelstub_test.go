@@ -79,7 +79,7 @@ func kernelstubOpts(t *testing.T, root string) string {
 // reboot"; the rollback sets the old list again with -o.
 func TestKernelstubAddApplyVerifyRollback(t *testing.T) {
 	root, prog := popTree(t, "quiet", "loglevel=0", "systemd.show_status=false", "splash")
-	k, err := PlanKernelstub(KernelstubOptions{Add: []string{"intel_iommu=on", "iommu=pt"}, Program: prog, Root: root, Running: "quiet splash"})
+	k, err := PlanKernelstub(ToolOptions{Add: []string{"intel_iommu=on", "iommu=pt"}, Program: prog, Root: root, Running: "quiet splash"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestKernelstubAddApplyVerifyRollback(t *testing.T) {
 func TestKernelstubReplaceKeepsOrder(t *testing.T) {
 	old := []string{"quiet", "intel_iommu=off", "hugepagesz=1G", "hugepages=4", "hugepagesz=2M", "hugepages=512", "iommu=pt"}
 	root, prog := popTree(t, old...)
-	k, err := PlanKernelstub(KernelstubOptions{Add: []string{"intel_iommu=on", "hugepagesz=1G", "hugepages=8"}, Remove: []string{"iommu"}, Program: prog, Root: root})
+	k, err := PlanKernelstub(ToolOptions{Add: []string{"intel_iommu=on", "hugepagesz=1G", "hugepages=8"}, Remove: []string{"iommu"}, Program: prog, Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestKernelstubReplaceKeepsOrder(t *testing.T) {
 func TestKernelstubExitZeroNothingDone(t *testing.T) {
 	root, prog := popTree(t, "quiet", "splash")
 	os.Remove(filepath.Join(root, "boot/vmlinuz"))
-	k, err := PlanKernelstub(KernelstubOptions{Add: []string{"intel_iommu=on"}, Program: prog, Root: root})
+	k, err := PlanKernelstub(ToolOptions{Add: []string{"intel_iommu=on"}, Program: prog, Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestKernelstubExitZeroNothingDone(t *testing.T) {
 // invalid options, a missing or unreadable configuration are refused before anything runs.
 func TestKernelstubInterruptedAndRefusals(t *testing.T) {
 	root, prog := popTree(t, "quiet", "splash")
-	k, _ := PlanKernelstub(KernelstubOptions{Add: []string{"iommu=pt"}, Program: prog, Root: root})
+	k, _ := PlanKernelstub(ToolOptions{Add: []string{"iommu=pt"}, Program: prog, Root: root})
 	r := &Runner{StateDir: filepath.Join(t.TempDir(), "state"), Out: &bytes.Buffer{}}
 	snap, _ := k.Snapshot()
 	rec := &Record{ID: "kernelstub-20261126T120000Z", Kind: "kernelstub", State: StateApplying, Snapshot: snap}
@@ -185,15 +185,15 @@ func TestKernelstubInterruptedAndRefusals(t *testing.T) {
 		t.Errorf("after the rollback %q", got)
 	}
 	for _, a := range []string{"amd_iommu=on", "iommu=yes", "splash"} {
-		if _, err := PlanKernelstub(KernelstubOptions{Add: []string{a}, Root: root}); !errors.Is(err, ErrBadOption) {
+		if _, err := PlanKernelstub(ToolOptions{Add: []string{a}, Root: root}); !errors.Is(err, ErrBadOption) {
 			t.Errorf("%q: %v", a, err)
 		}
 	}
-	if _, err := PlanKernelstub(KernelstubOptions{Add: []string{"iommu=pt"}, Root: t.TempDir()}); !errors.Is(err, ErrBadOption) {
+	if _, err := PlanKernelstub(ToolOptions{Add: []string{"iommu=pt"}, Root: t.TempDir()}); !errors.Is(err, ErrBadOption) {
 		t.Errorf("no configuration: %v", err)
 	}
 	os.WriteFile(filepath.Join(root, KernelstubConfig), []byte(`{"user": {"kernel_options": ["acpi_osi=\"Windows 2015\""]}}`), 0o644)
-	if _, err := PlanKernelstub(KernelstubOptions{Add: []string{"iommu=pt"}, Root: root}); !errors.Is(err, ErrGrubSyntax) {
+	if _, err := PlanKernelstub(ToolOptions{Add: []string{"iommu=pt"}, Root: root}); !errors.Is(err, ErrGrubSyntax) {
 		t.Errorf("quoted option: %v", err)
 	}
 }

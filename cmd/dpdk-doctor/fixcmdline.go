@@ -68,9 +68,9 @@ func newFixCmdline(g *globals) *cobra.Command {
 			var rem fix.Remedy
 			switch way {
 			case fix.BootGrubby:
-				rem, err = fix.PlanGrubby(fix.GrubbyOptions{Add: o.Add, Remove: o.Remove, Program: facts.Grubby, Root: g.root, Files: r, Running: o.Running})
+				rem, err = fix.PlanGrubby(fix.ToolOptions{Add: o.Add, Remove: o.Remove, Program: facts.Grubby, Root: g.root, Files: r, Running: o.Running})
 			case fix.BootKernelstub:
-				rem, err = fix.PlanKernelstub(fix.KernelstubOptions{Add: o.Add, Remove: o.Remove, Program: facts.Kernelstub, Root: g.root, Files: r, Running: o.Running})
+				rem, err = fix.PlanKernelstub(fix.ToolOptions{Add: o.Add, Remove: o.Remove, Program: facts.Kernelstub, Root: g.root, Files: r, Running: o.Running})
 			}
 			if way != fix.BootGrubFile {
 				if errors.Is(err, fix.ErrBadOption) || errors.Is(err, fix.ErrGrubSyntax) {
