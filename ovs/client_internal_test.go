@@ -9,31 +9,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/ovstest"
 )
 
 // listen starts a unix socket server whose connections are handled by serve.
-func listen(t *testing.T, serve func(net.Conn)) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "db.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	return "unix:" + path
-}
+func listen(t *testing.T, serve func(net.Conn)) string { return ovstest.Listen(t, serve) }
 
 // TestDialFlood: a peer that answers with one endless JSON string is cut off at the limit,
 // with an error naming it, and the process allocates a bounded amount on the way. (libovsdb's
@@ -80,14 +61,7 @@ func checkFlood(t *testing.T, id int, read func(db string, o Options) error) {
 // TestDialSilentPeer: a socket that accepts and never answers (a stopped ovsdb-server) gives
 // up within the timeout, saying so.
 func TestDialSilentPeer(t *testing.T) {
-	db := listen(t, func(c net.Conn) {
-		buf := make([]byte, 4096)
-		for {
-			if _, err := c.Read(buf); err != nil {
-				return
-			}
-		}
-	})
+	db := ovstest.SilentPeer(t)
 	start := time.Now()
 	_, err := DialWith(context.Background(), db, Options{Timeout: time.Second})
 	took := time.Since(start)

@@ -4,11 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/ovstest"
 )
 
 // TestReadOnceFlood: the one-shot read keeps the same promise as DialWith. A peer that answers the
@@ -21,14 +22,7 @@ func TestReadOnceFlood(t *testing.T) {
 // TestReadOnceSilentPeer: a server that never answers is given up on within --db-timeout,
 // and the error says which limit ran out.
 func TestReadOnceSilentPeer(t *testing.T) {
-	db := listen(t, func(c net.Conn) {
-		buf := make([]byte, 4096)
-		for {
-			if _, err := c.Read(buf); err != nil {
-				return
-			}
-		}
-	})
+	db := ovstest.SilentPeer(t)
 	start := time.Now()
 	_, err := ReadOnce(context.Background(), db, Options{Timeout: 500 * time.Millisecond})
 	took := time.Since(start)

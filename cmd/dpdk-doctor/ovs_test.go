@@ -383,31 +383,10 @@ func TestOVSAddPortInput(t *testing.T) {
 	}
 }
 
-// silentPeer is a unix socket that accepts and never answers, like a stopped ovsdb-server.
-func silentPeer(t *testing.T) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "silent.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go io.Copy(io.Discard, c)
-		}
-	}()
-	return "unix:" + path
-}
-
 // TestOVSBounded: add-port and del-port are bounded end to end by --timeout, like ovs-vsctl's,
 // and every wait by --db-timeout: a peer that never answers, and a stopped real ovsdb-server.
 func TestOVSBounded(t *testing.T) {
-	db := silentPeer(t)
+	db := ovstest.SilentPeer(t)
 	try := func(want string, args ...string) {
 		t.Helper()
 		start := time.Now()
@@ -530,7 +509,7 @@ func openPTY(t *testing.T) (*os.File, *os.File) {
 // TestOVSProgress: on a terminal a wait on OVSDB shows how long it has lasted and of how long,
 // and clears the line; on a pipe it shows nothing.
 func TestOVSProgress(t *testing.T) {
-	db := silentPeer(t)
+	db := ovstest.SilentPeer(t)
 	m, s := openPTY(t)
 	defer m.Close()
 	cmd := exec.Command(binary, "ovs", "show", "--db", db, "--db-timeout", "3s")
