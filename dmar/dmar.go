@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/acpi"
 )
 
 // Structure types in the DMAR table (VT-d specification, chapter 8).
@@ -110,37 +112,24 @@ const headerLen = 48 // ACPI header (36) + host address width, flags, 10 reserve
 // naming the offset for a table it cannot walk safely (truncated, lengths that overrun or are
 // too small); a bad checksum is only a warning, as it is for the kernel.
 func Parse(b []byte) (*Table, error) {
-	if len(b) < headerLen {
-		return nil, fmt.Errorf("DMAR: table is %d bytes, shorter than its %d-byte header", len(b), headerLen)
-	}
-	if string(b[0:4]) != "DMAR" {
-		return nil, fmt.Errorf("DMAR: signature is %q, not \"DMAR\"", b[0:4])
+	h, b, warning, err := acpi.ParseHeader(b, "DMAR", headerLen)
+	if err != nil {
+		return nil, err
 	}
 	le := binary.LittleEndian
-	length := int(le.Uint32(b[4:]))
-	if length < headerLen {
-		return nil, fmt.Errorf("DMAR: header length %d is shorter than the header itself", length)
-	}
-	if length > len(b) {
-		return nil, fmt.Errorf("DMAR: header says %d bytes, only %d present (truncated)", length, len(b))
-	}
-	b = b[:length]
+	length := h.Length
 	t := &Table{
-		Revision:         b[8],
-		OEMID:            string(b[10:16]),
-		OEMTableID:       string(b[16:24]),
-		OEMRevision:      le.Uint32(b[24:]),
-		CreatorID:        string(b[28:32]),
-		CreatorRevision:  le.Uint32(b[32:]),
+		Revision:         h.Revision,
+		OEMID:            h.OEMID,
+		OEMTableID:       h.OEMTableID,
+		OEMRevision:      h.OEMRevision,
+		CreatorID:        h.CreatorID,
+		CreatorRevision:  h.CreatorRevision,
 		HostAddressWidth: int(b[36]) + 1,
 		Flags:            b[37],
 	}
-	var sum byte
-	for _, c := range b {
-		sum += c
-	}
-	if sum != 0 {
-		t.Warnings = append(t.Warnings, fmt.Sprintf("checksum does not add up (byte at offset 9 is %#02x, off by %#02x)", b[9], sum))
+	if warning != "" {
+		t.Warnings = append(t.Warnings, warning)
 	}
 	for off := headerLen; off < length; {
 		if length-off < 4 {

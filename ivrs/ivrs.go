@@ -10,6 +10,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/acpi"
 )
 
 // Block types: the IVRS subtables that follow the header.
@@ -172,37 +174,24 @@ const headerLen = 48 // ACPI header (36) + IVinfo (4) + reserved (8)
 // the kernel's check_ivrs_checksum refuses such a table. Blocks and device entries of unknown
 // type are kept raw.
 func Parse(b []byte) (*Table, error) {
-	if len(b) < headerLen {
-		return nil, fmt.Errorf("IVRS: table is %d bytes, shorter than its %d-byte header", len(b), headerLen)
-	}
-	if string(b[0:4]) != "IVRS" {
-		return nil, fmt.Errorf("IVRS: signature is %q, not \"IVRS\"", b[0:4])
+	h, b, warning, err := acpi.ParseHeader(b, "IVRS", headerLen)
+	if err != nil {
+		return nil, err
 	}
 	le := binary.LittleEndian
-	length := int(le.Uint32(b[4:]))
-	if length < headerLen {
-		return nil, fmt.Errorf("IVRS: header length %d is shorter than the header itself", length)
-	}
-	if length > len(b) {
-		return nil, fmt.Errorf("IVRS: header says %d bytes, only %d present (truncated)", length, len(b))
-	}
-	b = b[:length]
+	length := h.Length
 	t := &Table{
-		Revision:        b[8],
-		OEMID:           string(b[10:16]),
-		OEMTableID:      string(b[16:24]),
-		OEMRevision:     le.Uint32(b[24:]),
-		CreatorID:       string(b[28:32]),
-		CreatorRevision: le.Uint32(b[32:]),
+		Revision:        h.Revision,
+		OEMID:           h.OEMID,
+		OEMTableID:      h.OEMTableID,
+		OEMRevision:     h.OEMRevision,
+		CreatorID:       h.CreatorID,
+		CreatorRevision: h.CreatorRevision,
 		IVinfo:          le.Uint32(b[36:]),
 		Reserved:        le.Uint64(b[40:]),
 	}
-	var sum byte
-	for _, c := range b {
-		sum += c
-	}
-	if sum != 0 {
-		t.Warnings = append(t.Warnings, fmt.Sprintf("checksum does not add up (byte at offset 9 is %#02x, off by %#02x): Linux rejects the table (\"IVRS invalid checksum\") and runs without the IOMMU", b[9], sum))
+	if warning != "" {
+		t.Warnings = append(t.Warnings, warning+": Linux rejects the table (\"IVRS invalid checksum\") and runs without the IOMMU")
 	}
 	for off := headerLen; off < length; {
 		if length-off < 4 {
