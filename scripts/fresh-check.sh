@@ -76,7 +76,7 @@ finish() {
   teardown "$boot"
   teardown "$root"
   if [ -n "$boot" ] && [ -d "$boot" ] && [ -z "$(mounts_under "$boot")" ]; then
-    rm -rf --one-file-system "$boot"
+    rm -rf --one-file-system "$boot" "$boot.owner"
   fi
   if [ -n "$run" ] && [ -d "$run" ]; then
     if [ -n "$(mounts_under "$run")" ]; then
@@ -84,7 +84,7 @@ finish() {
     elif [ "${FRESH_KEEP:-}" = 1 ]; then
       echo "fresh-check: root kept at $root"
     else
-      rm -rf --one-file-system "$run"
+      rm -rf --one-file-system "$run" "$run.owner"
     fi
   fi
   total=$(($(date +%s) - start))
@@ -187,21 +187,43 @@ mkdir -p "$cache"
 exec 9>"$cache/lock"
 flock 9 # one debootstrap at a time; runs themselves are independent
 
+# What a killed run left (SIGKILL skips the traps): a run or debootstrap directory whose owner
+# (the pid in DIR.owner, written when it was made) is gone. Its processes are stopped, its
+# mounts undone and the directory removed; a live run's directory is left alone.
+for d in "$cache"/run.* "$cache"/debootstrap.*; do
+  case $d in *.owner) continue ;; esac
+  [ -d "$d" ] || continue
+  owner=$(cat "$d.owner" 2>/dev/null || true)
+  if [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null; then
+    continue
+  fi
+  teardown "$d"
+  if [ -z "$(mounts_under "$d")" ]; then
+    rm -rf --one-file-system "$d" "$d.owner"
+    note ok "removed what a killed run left: $d" 0
+  else
+    echo "fresh-check: $d (a killed run's) still has mounts; left in place" >&2
+  fi
+done
+
 if ! command -v debootstrap >/dev/null; then
   step "install debootstrap (missing)" apt-get install -y -qq --no-install-recommends debootstrap
 fi
 if [ ! -x "$pristine/bin/bash" ]; then
   boot=$(mktemp -d "$cache/debootstrap.XXXXXX")
+  echo $$ >"$boot.owner"
   chmod 755 "$boot" # the root's / (mktemp makes it 0700, which locks out _apt and other users)
   step "debootstrap bookworm (first run; kept as $pristine)" debootstrap bookworm "$boot" "$mirror"
   rm -rf "$pristine"
   mv "$boot" "$pristine"
+  rm -f "$boot.owner"
   boot=""
 else
   note ok "debootstrap bookworm (cached: $pristine)" 0
 fi
 
 run=$(mktemp -d "$cache/run.XXXXXX")
+echo $$ >"$run.owner"
 root=$run/root
 step "copy the pristine root" cp -a "$pristine" "$root"
 chmod 755 "$root"
