@@ -89,21 +89,22 @@ func PlanMount(o MountOptions) (*Hugepages, error) {
 }
 
 // AddMount adds the mount step to a pool run (`--pages`, `--for-dpdk`) when no hugetlbfs of the
-// run's page size is mounted anywhere; it returns why it added none otherwise.
-func (h *Hugepages) AddMount(o MountOptions) (string, error) {
+// run's page size is mounted anywhere; otherwise the plan says where it is mounted.
+func (h *Hugepages) AddMount(o MountOptions) error {
 	o.Size = h.size
 	if o.Host == (host.Root{}) {
 		o.Host = host.Live()
 	}
 	if at := MountedAt(o.Host, o.Size); at != "" {
-		return fmt.Sprintf("# hugetlbfs of %s pages is mounted at %s already: no mount to add", o.Size, at), nil
+		h.notes = append(h.notes, fmt.Sprintf("# hugetlbfs of %s pages is mounted at %s already: no mount to add", o.Size, o.Host.Path(strings.TrimPrefix(at, strings.TrimSuffix(o.Target, "/")))))
+		return nil
 	}
 	m, err := planMount(o)
 	if err != nil {
-		return "", err
+		return err
 	}
 	h.mount = m
-	return "", nil
+	return nil
 }
 
 // MountedAt returns the mount point of a hugetlbfs mount of size on r ("" none). A mount without
@@ -227,19 +228,16 @@ func planMount(o MountOptions) (*mountPlan, error) {
 		m.notes = append(m.notes, fmt.Sprintf("# hugetlbfs of %s pages is mounted at %s already", o.Size, o.Path))
 	}
 	if m.mountNow {
-		// The topmost missing directory: the run makes it (and those below), a rollback removes them.
-		for d := osPath; d != filepath.Dir(d); d = filepath.Dir(d) {
-			st, err := os.Lstat(d)
-			if err == nil {
-				if !st.IsDir() && d == osPath {
+		// The topmost missing directory (read through the host's root, as the plan reads
+		// everything): the run makes it and those below, a rollback removes them.
+		for d := o.Path; d != "/"; d = filepath.Dir(d) {
+			if o.Host.Exists(d) {
+				if _, err := o.Host.ReadDir(d); err != nil && d == o.Path {
 					return nil, fmt.Errorf("%w: --path %s is not a directory", ErrBadOption, o.Path)
 				}
 				break
 			}
-			if !isNotExist(err) {
-				return nil, err
-			}
-			m.makeDir = d
+			m.makeDir = filepath.Join(o.Target, d)
 		}
 	}
 	if o.Persist {
@@ -433,7 +431,7 @@ func (m *mountPlan) changes() int {
 func (m *mountPlan) plan() []string {
 	var out []string
 	if m.makeDir != "" {
-		out = append(out, "mkdir "+shellJoin([]string{m.hostPath(m.makeDir)}))
+		out = append(out, fmt.Sprintf("mkdir -p %s   # %s is new: a rollback removes it", shellJoin([]string{m.path}), m.hostPath(m.makeDir)))
 	}
 	if m.mountNow {
 		out = append(out, fmt.Sprintf("mount hugetlbfs at %s (pagesize=%s, %s)   # mount(2); DPDK needs a mount for each page size it uses", m.path, m.size, mountOptions))

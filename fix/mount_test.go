@@ -271,8 +271,14 @@ func TestMountRefusals(t *testing.T) {
 	}
 	// 2M is mounted at /dev/hugepages already: a pool run adds no mount, and says where.
 	h := &Hugepages{size: "2M"}
-	if note, err := h.AddMount(MountOptions{Host: r, Target: root}); err != nil || h.mount != nil || !strings.Contains(note, "mounted at "+root+"/dev/hugepages already") {
-		t.Errorf("AddMount: %q %v %v", note, err, h.mount)
+	if err := h.AddMount(MountOptions{Host: r, Target: root}); err != nil || h.mount != nil || !strings.Contains(strings.Join(h.Plan(), "\n"), "2M pages is mounted at /dev/hugepages already") {
+		t.Errorf("AddMount: %q %v %v", h.Plan(), err, h.mount)
+	}
+	// None of 1G is mounted: the step is added, at /dev/hugepages-1G.
+	r, root = mountTree(t, "", true)
+	h = &Hugepages{size: "1G"}
+	if err := h.AddMount(MountOptions{Host: r, Target: root}); err != nil || h.mount == nil || !strings.Contains(strings.Join(h.Plan(), "\n"), "mount hugetlbfs at /dev/hugepages-1G (pagesize=1G") {
+		t.Errorf("AddMount 1G: %q %v", h.Plan(), err)
 	}
 }
 
