@@ -95,8 +95,15 @@ func (h *Hugepages) AddMount(o MountOptions) error {
 	if o.Host == (host.Root{}) {
 		o.Host = host.Live()
 	}
+	if o.Target == "" {
+		o.Target = "/"
+	}
+	if _, err := o.Host.ReadFile("proc/mounts"); err != nil {
+		h.notes = append(h.notes, fmt.Sprintf("# %s cannot be read (%v): no hugetlbfs mount added; add one with dpdk-doctor fix hugepages --mount --size %s", o.Host.Path("proc/mounts"), err, o.Size))
+		return nil
+	}
 	if at := MountedAt(o.Host, o.Size); at != "" {
-		h.notes = append(h.notes, fmt.Sprintf("# hugetlbfs of %s pages is mounted at %s already: no mount to add", o.Size, o.Host.Path(strings.TrimPrefix(at, strings.TrimSuffix(o.Target, "/")))))
+		h.notes = append(h.notes, fmt.Sprintf("# hugetlbfs of %s pages is mounted at %s already: no mount to add", o.Size, hostPoint(o.Target, at)))
 		return nil
 	}
 	m, err := planMount(o)
@@ -121,6 +128,16 @@ func MountedAt(r host.Root, size string) string {
 		}
 	}
 	return ""
+}
+
+// hostPoint is a mount point of proc/mounts as the host names it: a tree captured elsewhere
+// lists the host's own paths; a tree that stands for this machine (tests) lists this machine's,
+// under target.
+func hostPoint(target, point string) string {
+	if t := strings.TrimSuffix(target, "/"); t != "" && strings.HasPrefix(point, t+"/") {
+		return strings.TrimPrefix(point, t)
+	}
+	return point
 }
 
 // mountSize is the page size ("2M") of a hugetlbfs mount's options.
@@ -205,7 +222,6 @@ func planMount(o MountOptions) (*mountPlan, error) {
 		return nil, fmt.Errorf("%w: this kernel has no %s huge pages (/sys/kernel/mm/hugepages/hugepages-%s is missing), so hugetlbfs cannot be mounted with pagesize=%s", ErrBadOption, o.Size, kb, o.Size)
 	}
 	m := &mountPlan{size: o.Size, path: o.Path, target: o.Target, host: o.Host, mountNow: true}
-	osPath := filepath.Join(o.Target, o.Path)
 	b, err := o.Host.ReadFile("proc/mounts")
 	if err != nil {
 		return nil, fmt.Errorf("reading the mounts: %w", err)
@@ -215,7 +231,7 @@ func planMount(o MountOptions) (*mountPlan, error) {
 		return nil, fmt.Errorf("%s: %w", o.Host.Path("proc/mounts"), err)
 	}
 	for _, e := range ents {
-		if e.Point != osPath {
+		if hostPoint(o.Target, e.Point) != o.Path {
 			continue
 		}
 		if e.FSType != "hugetlbfs" {
@@ -552,7 +568,7 @@ func systemctl(ctx context.Context, args ...string) error {
 
 func (m *mountPlan) verify() ([]string, error) {
 	var notes []string
-	if at := filepath.Join(m.target, m.path); !mountedHere(m.host, at, m.size) {
+	if !mountedHere(m.host, m.target, m.path, m.size) {
 		return nil, fmt.Errorf("%s lists no hugetlbfs of %s pages at %s", m.host.Path("proc/mounts"), m.size, m.path)
 	}
 	notes = append(notes, fmt.Sprintf("hugetlbfs of %s pages is mounted at %s (%s)", m.size, m.path, m.host.Path("proc/mounts")))
@@ -576,15 +592,16 @@ func (m *mountPlan) verify() ([]string, error) {
 	return notes, nil
 }
 
-// mountedHere reports whether r's proc/mounts lists hugetlbfs of size at the OS path at.
-func mountedHere(r host.Root, at, size string) bool {
+// mountedHere reports whether r's proc/mounts lists hugetlbfs of size at path (of the host
+// whose root is at target).
+func mountedHere(r host.Root, target, path, size string) bool {
 	b, err := r.ReadFile("proc/mounts")
 	if err != nil {
 		return false
 	}
 	ents, _ := ParseMountTable(b)
 	for _, e := range ents {
-		if e.Point == at && e.FSType == "hugetlbfs" && mountSize(r, e.Options) == size {
+		if hostPoint(target, e.Point) == path && e.FSType == "hugetlbfs" && mountSize(r, e.Options) == size {
 			return true
 		}
 	}
@@ -621,17 +638,17 @@ func undoMount(ctx context.Context, s *mountSnapshot, out io.Writer) error {
 			errs = append(errs, fmt.Errorf("the record's file %q is neither /etc/fstab nor a mount unit", f.Path))
 			continue
 		}
-		var err error
+		err, did := error(nil), "restored"
 		if f.Existed {
 			err = writeAtomicMode(f.Path, []byte(f.Before), 0o644)
 		} else {
-			err = removeSynced(f.Path)
+			err, did = removeSynced(f.Path), "removed"
 		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		fmt.Fprintf(out, "  restored %s\n", f.Path)
+		fmt.Fprintf(out, "  %s %s\n", did, f.Path)
 	}
 	if s.Systemctl {
 		if err := systemctl(ctx, "daemon-reload"); err != nil {

@@ -341,7 +341,7 @@ func mountChild(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", size, err, out.String())
 		}
-		if !mountedHere(live, path, size) {
+		if !mountedHere(live, "/", path, size) {
 			t.Fatalf("%s: /proc/mounts lists no hugetlbfs at %s after the run", size, path)
 		}
 		if at := MountedAt(live, size); at == "" {
@@ -366,7 +366,7 @@ func mountChild(t *testing.T) {
 		if err := run.Rollback(context.Background(), rec.ID, true); err != nil {
 			t.Fatal(err)
 		}
-		if mountedHere(live, path, size) {
+		if mountedHere(live, "/", path, size) {
 			t.Fatalf("%s: still mounted after the rollback", size)
 		}
 		if _, err := os.Stat(filepath.Join(base, "made")); !os.IsNotExist(err) {
@@ -403,7 +403,7 @@ func mountChild(t *testing.T) {
 	if err := run.Rollback(context.Background(), rec.ID, true); err != nil {
 		t.Fatal(err)
 	}
-	if mountedHere(live, path, "2M") {
+	if mountedHere(live, "/", path, "2M") {
 		t.Fatal("the interrupted run's mount is still there")
 	}
 	if _, err := os.Stat(filepath.Join(base, "intr")); !os.IsNotExist(err) {
