@@ -464,3 +464,24 @@ func FuzzSystemdEscapePath(f *testing.F) {
 		}
 	})
 }
+
+// TestMountPlanSystemctl: where systemd runs as PID 1 (/run/systemd/system) on the live root,
+// the unit is enabled through systemctl (daemon-reload, enable), not a link of ours.
+func TestMountPlanSystemctl(t *testing.T) {
+	_, root := mountTree(t, "", true)
+	os.MkdirAll(filepath.Join(root, "run/systemd/system"), 0o755)
+	r, _ := host.Dir(root)
+	h, err := PlanMount(MountOptions{Size: "1G", Persist: true, Host: r, Target: "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := strings.Join(h.Plan(), "\n")
+	if !strings.Contains(p, "systemctl daemon-reload\nsystemctl enable 'dev-hugepages\\x2d1G.mount'") || strings.Contains(p, "ln -s") || h.mount.link != nil {
+		t.Errorf("plan:\n%s", p)
+	}
+	// On a tree (tests) systemctl would act on this machine: the link is written instead.
+	h, _ = PlanMount(MountOptions{Size: "1G", Persist: true, Host: r, Target: root})
+	if h.mount.systemctl || h.mount.link == nil {
+		t.Errorf("tree plan: %q", h.Plan())
+	}
+}
