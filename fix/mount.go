@@ -639,9 +639,22 @@ func undoMount(ctx context.Context, s *mountSnapshot, out io.Writer) error {
 			continue
 		}
 		err, did := error(nil), "restored"
-		if f.Existed {
+		switch {
+		case f.Existed && filepath.Base(f.Path) == "fstab":
+			// Only the lines the run appended go: edits made since stay.
+			cur, rerr := readBounded(f.Path, 1<<20)
+			switch {
+			case rerr != nil && !isNotExist(rerr):
+				err = rerr
+			case rerr == nil && strings.Contains(string(cur), f.Content):
+				err = writeAtomicMode(f.Path, []byte(strings.Replace(string(cur), f.Content, "", 1)), 0o644)
+				did = "removed the run's lines from"
+			default:
+				did = "found nothing of the run's in"
+			}
+		case f.Existed:
 			err = writeAtomicMode(f.Path, []byte(f.Before), 0o644)
-		} else {
+		default:
 			err, did = removeSynced(f.Path), "removed"
 		}
 		if err != nil {
