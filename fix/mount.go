@@ -248,8 +248,13 @@ func planMount(o MountOptions) (*mountPlan, error) {
 		// everything): the run makes it and those below, a rollback removes them.
 		for d := o.Path; d != "/"; d = filepath.Dir(d) {
 			if o.Host.Exists(d) {
-				if _, err := o.Host.ReadDir(d); err != nil && d == o.Path {
+				ents, err := o.Host.ReadDir(d)
+				switch {
+				case d != o.Path:
+				case err != nil:
 					return nil, fmt.Errorf("%w: --path %s is not a directory", ErrBadOption, o.Path)
+				case len(ents) > 0:
+					return nil, fmt.Errorf("%w: --path %s holds files (%s...), which a mount there would hide; choose an empty or new directory", ErrBadOption, o.Path, ents[0].Name())
 				}
 				break
 			}
@@ -312,10 +317,19 @@ func (m *mountPlan) planPersist(o MountOptions) error {
 			return fmt.Errorf("%w: --persist: /%s/%s exists already (systemd's or a generator's unit for %s); choose another --path", ErrBadOption, dir, unit, o.Path)
 		}
 	}
-	m.files = append(m.files, persistFile{Path: filepath.Join(o.Target, "etc/systemd/system", unit), Content: MountUnit(o.Path, o.Size)})
+	rel := "etc/systemd/system/" + unit
+	linkRel := "etc/systemd/system/local-fs.target.wants/" + unit
+	if b, err := o.Host.ReadFile(rel); err == nil && string(b) == MountUnit(o.Path, o.Size) {
+		if l, err := o.Host.ReadLink(linkRel); err == nil && l == "/"+rel {
+			m.notes = append(m.notes, fmt.Sprintf("# /%s is written and enabled already", rel))
+			return nil
+		}
+	} else {
+		m.files = append(m.files, persistFile{Path: filepath.Join(o.Target, rel), Content: MountUnit(o.Path, o.Size)})
+	}
 	m.systemctl = o.Host.Exists("run/systemd/system") && o.Target == "/"
 	if !m.systemctl {
-		m.link = &linkSnap{Path: filepath.Join(o.Target, "etc/systemd/system/local-fs.target.wants", unit), Target: "/etc/systemd/system/" + unit}
+		m.link = &linkSnap{Path: filepath.Join(o.Target, linkRel), Target: "/" + rel}
 		m.notes = append(m.notes, "# systemd is installed but not running as PID 1 here (no /run/systemd/system): the unit is enabled by its WantedBy link, as systemctl enable makes it")
 	}
 	return nil
@@ -438,6 +452,9 @@ func unescapeOctal(s string) string {
 // changes counts the steps of the plan.
 func (m *mountPlan) changes() int {
 	n := len(m.files)
+	if m.link != nil || m.systemctl {
+		n++
+	}
 	if m.mountNow {
 		n++
 	}

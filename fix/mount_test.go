@@ -192,6 +192,12 @@ func TestMountPersistUnit(t *testing.T) {
 	if rec.State != StateApplied || !strings.Contains(strings.Join(rec.Notes, "\n"), "enabled (WantedBy=local-fs.target)") {
 		t.Errorf("record %s notes %q", rec.State, rec.Notes)
 	}
+	// Run again: nothing to change.
+	r2, _ := host.Dir(root)
+	if h2, err := PlanMount(MountOptions{Size: "1G", Persist: true, Host: r2, Target: root}); err != nil || h2.Changes() != 0 ||
+		!strings.Contains(strings.Join(h2.Plan(), "\n"), "written and enabled already") {
+		t.Errorf("second plan: %v %q", err, h2.Plan())
+	}
 	if err := run.Rollback(context.Background(), rec.ID, true); err != nil {
 		t.Fatal(err)
 	}
@@ -257,10 +263,11 @@ func TestMountRefusals(t *testing.T) {
 		{Size: "2M", Path: "/sys"},                  // sysfs is mounted there
 		{Size: "1G", Path: "/dev/hugepages"},        // hugetlbfs of 2M is mounted there
 		{Size: "2M", Path: "/file"},                 // not a directory
+		{Size: "2M", Path: "/etc"},                  // holds files
 		{Size: "2M", Path: "/mnt/t", Persist: true}, // fstab mounts tmpfs there
 		{Size: "1G", Path: "/mnt/x"},                // no 1G pool (removed below)
 	} {
-		if i == 8 {
+		if i == 9 {
 			os.RemoveAll(filepath.Join(root, "sys/kernel/mm/hugepages/hugepages-1048576kB"))
 			r, _ = host.Dir(root) // host.Root caches what it resolved
 		}
