@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -133,4 +134,19 @@ func TestFixHugepagesMountApply(t *testing.T) {
 		t.Error("a mount of the test is visible on this machine")
 	}
 	t.Logf("%s", out)
+}
+
+// TestCheckMountRemedyRuns: check's hugepages.mount remedy on the tree without hugetlbfs is a
+// dpdk-doctor command, and run as given (on that tree, a dry run) it plans the mount.
+func TestCheckMountRemedyRuns(t *testing.T) {
+	out, _, _ := runBin(t, "check", "--root", tree("no-hugepages"), "--json")
+	m := regexp.MustCompile(`"run": "(dpdk-doctor fix hugepages --mount[^"]*)"`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no fix hugepages --mount remedy in check --json:\n%s", out)
+	}
+	args := append(strings.Fields(m[1])[1:], "--root", tree("no-hugepages"))
+	got, stderr, code := runBin(t, args...)
+	if code != 0 || !strings.Contains(got, "mount hugetlbfs at /dev/hugepages-2M (pagesize=2M") || !strings.Contains(got, "nothing was changed") {
+		t.Errorf("%s: exit %d\n%s%s", m[1], code, got, stderr)
+	}
 }
