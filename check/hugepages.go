@@ -108,7 +108,11 @@ func checkHugepages(f *Facts) []Finding {
 		m.Summary = "no hugetlbfs is mounted"
 		m.Explanation = "DPDK maps its huge pages through a hugetlbfs mount; without one EAL reports that no huge page size has a mount point."
 		m.Evidence = []Evidence{{File: f.Root.Path("proc/mounts"), Value: "no hugetlbfs"}}
-		m.Remedy = []string{"mkdir -p /dev/hugepages && mount -t hugetlbfs nodev /dev/hugepages", "# persistent: add \"nodev /dev/hugepages hugetlbfs defaults 0 0\" to /etc/fstab"}
+		size := "2M"
+		if h.DefaultSizeKB == 1<<20 {
+			size = "1G"
+		}
+		m.Remedy = MountRemedy(size)
 	} else {
 		m.Severity, m.Summary = OK, fmt.Sprintf("hugetlbfs is mounted (%d mount(s))", len(h.Mounts))
 		for _, p := range h.Pools {
@@ -124,7 +128,7 @@ func checkHugepages(f *Facts) []Finding {
 			if !found {
 				m.Severity = Warn
 				m.Summary = fmt.Sprintf("%s pages are reserved but no hugetlbfs mount has pagesize=%s", sizeName(p.SizeKB), sizeName(p.SizeKB))
-				m.Remedy = []string{fmt.Sprintf("mkdir -p /dev/hugepages-%s && mount -t hugetlbfs -o pagesize=%s nodev /dev/hugepages-%s", sizeName(p.SizeKB), sizeName(p.SizeKB), sizeName(p.SizeKB))}
+				m.Remedy = MountRemedy(sizeName(p.SizeKB))
 			}
 		}
 	}
@@ -152,6 +156,16 @@ func mib(kb uint64) string {
 		return fmt.Sprintf("%d GiB", kb>>20)
 	}
 	return fmt.Sprintf("%d MiB", kb>>10)
+}
+
+// MountRemedy is the remedy for a page size without a hugetlbfs mount: fix hugepages mounts it
+// now and at boot (a systemd mount unit, or fstab without systemd). dpdk-doctor mounts the 2M
+// and 1G sizes; another size (arm64's 64K, 32M, 16G) is named for a mount of the operator's.
+func MountRemedy(size string) []string {
+	if size != "2M" && size != "1G" {
+		return []string{fmt.Sprintf("# mount hugetlbfs with -o pagesize=%s (dpdk-doctor fix hugepages --mount takes 2M and 1G)", size)}
+	}
+	return []string{"dpdk-doctor fix hugepages --mount --size " + size + " --persist"}
 }
 
 // NodeHugepagesRemedy is the remedy for DPDK devices on a NUMA node without free huge pages:

@@ -34,15 +34,21 @@ var ErrBadOption = errors.New("bad option")
 // setting operators know and systemd-sysctl applies early; for a per-node pool there is no
 // sysctl, so --persist with --node is refused. 1G pages can only be reserved reliably on the
 // kernel command line (memory fragments after boot), so for 1G --persist is refused with the
-// `fix cmdline` command that does it. The hugetlbfs mount is left to systemd's own
-// dev-hugepages.mount (mounted on every systemd host at /dev/hugepages, for the default size),
-// so no fstab line is written.
+// `fix cmdline` command that does it. systemd's own dev-hugepages.mount mounts hugetlbfs only
+// at /dev/hugepages, only for the default size,
+// and DPDK needs a hugetlbfs mount for every page size it uses: `--mount` (and a pool run
+// where none of its size is mounted, AddMount) mounts one now and, with --persist, at boot
+// (mount.go).
 type Hugepages struct {
 	sysfs Sysfs
 	size  string
 	pools []poolChange
 	file  *persistFile
 	notes []string // plan lines for the pools left alone
+	// mount is the hugetlbfs mount of the page size (`--mount`, or added to a pool run by
+	// AddMount when none is mounted); mountSnap is its snapshot, taken before Apply.
+	mount     *mountPlan
+	mountSnap *mountSnapshot
 }
 
 // poolChange is one nr_hugepages attribute to set.
@@ -62,6 +68,8 @@ type hugepagesSnapshot struct {
 	Old   int           `json:"old"`
 	Pools []poolSnap    `json:"pools,omitempty"`
 	Files []persistFile `json:"files,omitempty"`
+	// Mount: the hugetlbfs mount step, when the run has one.
+	Mount *mountSnapshot `json:"mount,omitempty"`
 }
 
 type poolSnap struct {
@@ -134,7 +142,13 @@ func PlanHugepages(o HugepagesOptions) (*Hugepages, error) {
 func (h *Hugepages) Kind() string { return "hugepages" }
 
 // Changes is the number of pools the run will write (0: every pool is already as wanted).
-func (h *Hugepages) Changes() int { return len(h.pools) }
+func (h *Hugepages) Changes() int {
+	n := len(h.pools)
+	if h.mount != nil {
+		n += h.mount.changes()
+	}
+	return n
+}
 
 // Plan is the writes, with each pool's size now, and the pools left alone.
 func (h *Hugepages) Plan() []string {
@@ -148,6 +162,9 @@ func (h *Hugepages) Plan() []string {
 	}
 	if h.file != nil {
 		out = append(out, fmt.Sprintf("write %s: vm.nr_hugepages = %d", h.file.Path, h.pools[0].want))
+	}
+	if h.mount != nil {
+		out = append(out, h.mount.plan()...)
 	}
 	return append(out, h.notes...)
 }
@@ -173,6 +190,13 @@ func (h *Hugepages) Snapshot() (json.RawMessage, error) {
 		}
 		s.Files = append(s.Files, f)
 	}
+	if h.mount != nil {
+		ms, err := h.mount.snapshot()
+		if err != nil {
+			return nil, err
+		}
+		h.mountSnap, s.Mount = ms, ms
+	}
 	return json.Marshal(s)
 }
 
@@ -191,6 +215,19 @@ func (h *Hugepages) Apply(ctx context.Context, out io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(out, "  wrote %s\n", h.file.Path)
+	}
+	if h.mount != nil {
+		if h.mountSnap == nil {
+			ms, err := h.mount.snapshot()
+			if err != nil {
+				return err
+			}
+			h.mountSnap = ms
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return h.mount.apply(ctx, h.mountSnap, out)
 	}
 	return nil
 }
@@ -217,6 +254,13 @@ func (h *Hugepages) Verify(ctx context.Context) (Outcome, error) {
 	if len(short) > 0 {
 		return Outcome{}, fmt.Errorf("%s: memory is short or fragmented; try fewer pages, or reserve them at boot", strings.Join(short, "; "))
 	}
+	if h.mount != nil {
+		mn, err := h.mount.verify()
+		if err != nil {
+			return Outcome{}, err
+		}
+		notes = append(notes, mn...)
+	}
 	return Outcome{OK: true, Notes: notes}, nil
 }
 
@@ -224,6 +268,14 @@ func undoHugepages(ctx context.Context, raw json.RawMessage, out io.Writer) erro
 	var s hugepagesSnapshot
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return fmt.Errorf("the record's snapshot: %w", err)
+	}
+	var merr error
+	if s.Mount != nil {
+		// The mount goes first: it was made last.
+		merr = undoMount(ctx, s.Mount, out)
+		if s.Attr == "" && len(s.Pools) == 0 {
+			return merr
+		}
 	}
 	for _, f := range s.Files {
 		var err error
@@ -233,7 +285,7 @@ func undoHugepages(ctx context.Context, raw json.RawMessage, out io.Writer) erro
 			err = removeSynced(f.Path)
 		}
 		if err != nil {
-			return err
+			return errors.Join(merr, err)
 		}
 		fmt.Fprintf(out, "  restored %s\n", f.Path)
 	}
@@ -263,7 +315,7 @@ func undoHugepages(ctx context.Context, raw json.RawMessage, out io.Writer) erro
 		}
 		fmt.Fprintf(out, "  /%s is back at %d\n", p.Attr, p.Old)
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, merr)...)
 }
 
 // validPoolAttr reports whether a record's attribute is an nr_hugepages file of sysfs (a

@@ -11,18 +11,19 @@ import (
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 	"github.com/dpdk-doctor/dpdk-doctor/fix"
+	"github.com/dpdk-doctor/dpdk-doctor/host"
 	"github.com/dpdk-doctor/dpdk-doctor/plan"
 )
 
 func newFixHugepages(g *globals) *cobra.Command {
 	o := fix.HugepagesOptions{Node: -1}
-	var apply, forDPDK bool
-	var stateDir string
+	var apply, forDPDK, mount bool
+	var stateDir, mountPath string
 	var devices []string
 	var mtu int
 	c := &cobra.Command{
-		Use:   "hugepages --size 2M|1G --pages N [--node K] [--persist] | --for-dpdk [--device ADDR]... [--mtu N] [--size 2M|1G]",
-		Short: "Size huge page pools now (sysfs) and, with --persist, at boot; --for-dpdk: per NUMA node, as plan derives them",
+		Use:   "hugepages --size 2M|1G --pages N [--node K] [--persist] | --for-dpdk [--device ADDR]... [--mtu N] [--size 2M|1G] | --mount --size 2M|1G [--path DIR] [--persist]",
+		Short: "Size huge page pools now (sysfs) and, with --persist, at boot; --for-dpdk: per NUMA node, as plan derives them; --mount: the hugetlbfs mount of a page size",
 		Long: "Writes nr_hugepages of the machine's (or NUMA node K's) pool and reads back what the kernel reserved: " +
 			"fewer pages than asked is a failure that names both numbers and is rolled back. --persist writes " +
 			"/etc/sysctl.d/80-dpdk-doctor-hugepages.conf (2M, whole machine); 1G pages persist only on the kernel " +
@@ -34,12 +35,25 @@ func newFixHugepages(g *globals) *cobra.Command {
 			"bound to vfio-pci, uio_pci_generic or igb_uio. --size defaults to plan's page size (1G where the CPU maps 1 GiB " +
 			"pages). A node's pool is only ever raised, never shrunk; nodes without NICs are left alone. All the nodes' writes " +
 			"are one run: verified node by node (the kernel may give a node fewer pages) and rolled back together. Per-node " +
-			"pools have no boot-time sysctl: --persist prints the kernel command line that reserves them (per-node counts need Linux 5.16).",
+			"pools have no boot-time sysctl: --persist prints the kernel command line that reserves them (per-node counts need Linux 5.16).\n\n" +
+			"--mount mounts hugetlbfs for the page size (DPDK needs a mount for every page size it uses; systemd's " +
+			"dev-hugepages.mount mounts only the default size, at /dev/hugepages) at --path (default /dev/hugepages-SIZE) " +
+			"with mount(2), and verifies it in /proc/mounts; the rollback unmounts it and removes the directory if the run " +
+			"made it. With --persist it is mounted at boot: a systemd mount unit /etc/systemd/system/<path escaped>.mount " +
+			"(enabled with systemctl where systemd runs, else by its local-fs.target.wants link, as systemctl enable makes " +
+			"it), or a line in /etc/fstab on a host without systemd. A --pages or --for-dpdk run adds the mount (at --path) " +
+			"when no hugetlbfs of its page size is mounted, and says where it is otherwise.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageErr("fix hugepages takes no arguments (got %s)", shellQuote(args))
 			}
-			if forDPDK {
+			if mount {
+				for _, f := range []string{"pages", "node", "for-dpdk", "device", "mtu"} {
+					if cmd.Flags().Changed(f) {
+						return usageErr("fix hugepages: --mount mounts hugetlbfs only; leave out --%s (a pool run adds the mount itself when none is there)", f)
+					}
+				}
+			} else if forDPDK {
 				for _, f := range []string{"pages", "node"} {
 					if cmd.Flags().Changed(f) {
 						return usageErr("fix hugepages: --for-dpdk derives the pages of every node; leave out --%s", f)
@@ -65,8 +79,15 @@ func newFixHugepages(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			mo, err := mountTargets(g, sys)
+			if err != nil {
+				return err
+			}
+			mo.Size, mo.Path, mo.Persist = o.Size, mountPath, o.Persist
 			var h *fix.Hugepages
-			if forDPDK {
+			if mount {
+				h, err = fix.PlanMount(mo)
+			} else if forDPDK {
 				size := o.Size
 				if !cmd.Flags().Changed("size") {
 					size = ""
@@ -76,6 +97,10 @@ func newFixHugepages(g *globals) *cobra.Command {
 				o.Sysfs, o.Etc = sys, etc
 				h, err = fix.PlanHugepages(o)
 			}
+			if err == nil && !mount && (forDPDK || o.Pages > 0) {
+				mo.Persist = o.Persist && !forDPDK
+				err = h.AddMount(mo)
+			}
 			if errors.Is(err, fix.ErrBadOption) {
 				return inputErr(err)
 			}
@@ -83,7 +108,11 @@ func newFixHugepages(g *globals) *cobra.Command {
 				return err
 			}
 			if h.Changes() == 0 {
-				fmt.Println("Nothing to change: every node already has the huge pages it needs.")
+				if mount {
+					fmt.Println("Nothing to change: the mount is there already.")
+				} else {
+					fmt.Println("Nothing to change: every node already has the huge pages it needs.")
+				}
 				for _, l := range h.Plan() {
 					fmt.Printf("  %s\n", l)
 				}
@@ -96,13 +125,31 @@ func newFixHugepages(g *globals) *cobra.Command {
 	c.Flags().StringVar(&o.Size, "size", "2M", "page `SIZE`: 2M or 1G (with --for-dpdk the default is plan's page size)")
 	c.Flags().IntVar(&o.Pages, "pages", 0, "the pool size `N` wanted")
 	c.Flags().IntVar(&o.Node, "node", -1, "NUMA node `K` (default: the whole machine)")
-	c.Flags().BoolVar(&o.Persist, "persist", false, "also set it at boot (sysctl.d, 2M only)")
+	c.Flags().BoolVar(&o.Persist, "persist", false, "also set it at boot (sysctl.d, 2M only; --mount: a systemd mount unit, or fstab without systemd)")
+	c.Flags().BoolVar(&mount, "mount", false, "mount hugetlbfs for --size now (and with --persist at boot) instead of sizing pools")
+	c.Flags().StringVar(&mountPath, "path", "", "the hugetlbfs mount point `DIR` (default /dev/hugepages-SIZE)")
 	c.Flags().BoolVar(&forDPDK, "for-dpdk", false, "derive the pages per NUMA node from the DPDK NICs, as plan does")
 	c.Flags().StringSliceVar(&devices, "device", nil, "with --for-dpdk: a DPDK NIC's PCI `ADDR` (repeatable; default: OVS's dpdk ports, else the devices bound to DPDK drivers)")
 	c.Flags().IntVar(&mtu, "mtu", 0, "with --for-dpdk: the MTU of the devices (default: their Interface's mtu_request, else 1500)")
 	c.Flags().StringVar(&stateDir, "state-dir", fix.DefaultStateDir, "where the records and the lock are kept")
 	addDBFlags(c)
 	return c
+}
+
+// mountTargets says where the mount step reads the host (proc/mounts, etc/fstab, systemd) and
+// where it mounts and writes: the live host, or the --root tree (fixTargets' rules).
+func mountTargets(g *globals, sys fix.Sysfs) (fix.MountOptions, error) {
+	switch {
+	case sys.View != nil:
+		return fix.MountOptions{Host: *sys.View, Target: g.root}, nil
+	case g.root != "":
+		r, err := host.Dir(g.root)
+		if err != nil {
+			return fix.MountOptions{}, inputErr(err)
+		}
+		return fix.MountOptions{Host: r, Target: g.root}, nil
+	}
+	return fix.MountOptions{Host: host.Live(), Target: "/"}, nil
 }
 
 // planHugepagesForDPDK reads what plan reads (the same planInput) and plans the per-node pools.

@@ -78,6 +78,11 @@ func TestFixHugepagesForDPDKApply(t *testing.T) {
 	if err := testhost.NUMA4TwoNICs(false).Write(root); err != nil {
 		t.Fatal(err)
 	}
+	// hugetlbfs of 2M is mounted (as the tree's host names it): the run adds no mount step,
+	// which would mount for real on this machine (TestFixHugepagesMountApply does, in a
+	// private mount namespace).
+	mounts, _ := os.ReadFile(filepath.Join(root, "proc/mounts"))
+	os.WriteFile(filepath.Join(root, "proc/mounts"), append(mounts, "hugetlbfs /dev/hugepages-2M hugetlbfs rw,relatime,pagesize=2M 0 0\n"...), 0o644)
 	nodePool := func(n int) string {
 		b, _ := os.ReadFile(filepath.Join(root, "sys/devices/system/node", "node"+strconv.Itoa(n), "hugepages/hugepages-2048kB/nr_hugepages"))
 		return strings.TrimSpace(string(b))
@@ -90,7 +95,8 @@ func TestFixHugepagesForDPDKApply(t *testing.T) {
 	args := []string{"fix", "hugepages", "--for-dpdk", "--size", "2M", "--root", root, "--state-dir", state}
 	out, stderr, code := runHooked(t, args...)
 	if code != 0 || !strings.Contains(out, "sizing for the network devices bound to DPDK drivers: 0000:41:00.0, 0000:c1:00.0") ||
-		!strings.Contains(out, "echo 632 > /sys/devices/system/node/node1/") || !strings.Contains(out, "nothing was changed") {
+		!strings.Contains(out, "echo 632 > /sys/devices/system/node/node1/") || !strings.Contains(out, "nothing was changed") ||
+		!strings.Contains(out, "hugetlbfs of 2M pages is mounted at /dev/hugepages-2M already: no mount to add") {
 		t.Fatalf("dry run: exit %d\n%s%s", code, out, stderr)
 	}
 	if got := pools(); got != "100 0 64 700" {

@@ -16,7 +16,8 @@ import (
 // e1000e with its interface; an interface with an address is refused, and so is the NIC in slot
 // 3, RMRR-locked by the firmware's DMAR; binding one e1000 behind the conventional PCI bridge
 // binds its group neighbour too, and `fix unbind` gives it back to e1000; `fix hugepages` changes the guest's real 2M pool and the
-// rollback restores it. The time from `fix bind --apply` to verified is logged (BENCHMARKS.md).
+// rollback restores it; `fix hugepages --mount --persist` mounts hugetlbfs of 2M (the guest's
+// /proc/mounts lists it) with an fstab line (no systemd in the guest), and the rollback undoes both. The time from `fix bind --apply` to verified is logged (BENCHMARKS.md).
 func TestFixRemedies(t *testing.T) {
 	labEnabled(t)
 	ks := labKernels(t)
@@ -62,6 +63,14 @@ func TestFixRemedies(t *testing.T) {
 	sc.Step("hp-after", "cat "+hp)
 	sc.Step("hp-rollback", "sh -c 'dpdk-doctor fix --rollback $(basename $(ls /tmp/st/hugepages-*.json) .json) --apply --state-dir /tmp/st'")
 	sc.Step("hp-back", "cat "+hp)
+	// The hugetlbfs mount of a page size, now (mount(2)) and at boot (no systemd in the guest:
+	// a line in /etc/fstab), read back from the guest's /proc/mounts, and rolled back.
+	sc.Step("mnt", "dpdk-doctor fix hugepages --mount --size 2M --path /dev/hugepages-2M --persist --apply --state-dir /tmp/st2")
+	sc.Step("mnt-mounts", "cat /proc/mounts")
+	sc.Step("mnt-fstab", "cat /etc/fstab")
+	sc.Step("mnt-rollback", "sh -c 'dpdk-doctor fix --rollback $(basename $(ls /tmp/st2/hugepages-*.json) .json) --apply --state-dir /tmp/st2'")
+	sc.Step("mnt-after", "cat /proc/mounts")
+	sc.Step("mnt-dir", "ls -d /dev/hugepages-2M")
 	rd, err := Initramfs{Kernel: k, Modules: []string{"e1000e", "e1000"}, Init: sc.String(), Files: map[string][]byte{"bin/dpdk-doctor": bin}}.Build(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -111,4 +120,17 @@ func TestFixRemedies(t *testing.T) {
 	if sec("hp").RC != 0 || out("hp-after") != "16" || out("hp-back") != out("hp-before") {
 		t.Errorf("%s\npool before %s, after %s, back %s\n%s", show("hp"), out("hp-before"), out("hp-after"), out("hp-back"), show("hp-rollback"))
 	}
+	// The guest has no hugetlbfs of 2M: the pool run mounts one too, and its rollback unmounts it.
+	if !strings.Contains(out("hp"), "mounted hugetlbfs (pagesize=2M) at /dev/hugepages-2M") || !strings.Contains(out("hp-rollback"), "unmounted /dev/hugepages-2M") {
+		t.Errorf("%s\n%s", show("hp"), show("hp-rollback"))
+	}
+	mounted := regexp.MustCompile(`(?m)^\S+ /dev/hugepages-2M hugetlbfs \S*pagesize=2M`)
+	if s := sec("mnt"); s.RC != 0 || !strings.Contains(string(s.Stdout), "Done and verified") || !mounted.MatchString(out("mnt-mounts")) ||
+		!strings.Contains(out("mnt-fstab"), "hugetlbfs /dev/hugepages-2M hugetlbfs nosuid,nodev,pagesize=2M 0 0") {
+		t.Errorf("%s\n/proc/mounts:\n%s\n/etc/fstab:\n%s", show("mnt"), out("mnt-mounts"), out("mnt-fstab"))
+	}
+	if s := sec("mnt-rollback"); s.RC != 0 || mounted.MatchString(out("mnt-after")) || sec("mnt-dir").RC == 0 {
+		t.Errorf("%s\n/proc/mounts after:\n%s\n%s", show("mnt-rollback"), out("mnt-after"), show("mnt-dir"))
+	}
+	t.Logf("%s\n%s", show("mnt"), show("mnt-rollback"))
 }
