@@ -181,7 +181,7 @@ func (p *datumParser) skip() error {
 	for p.i < len(p.b) {
 		switch c := p.b[p.i]; c {
 		case '"':
-			if _, err := p.str(); err != nil {
+			if err := p.skipStr(); err != nil {
 				return err
 			}
 			if depth == 0 {
@@ -210,6 +210,20 @@ func (p *datumParser) skip() error {
 		return errors.New("unexpected end")
 	}
 	return nil
+}
+
+// skipStr passes over a JSON string as str reads it, without making a Go string of it: one
+// without escapes (OVSDB's names and UUIDs) is found with a byte search; one with escapes is
+// checked by str.
+func (p *datumParser) skipStr() error {
+	if p.i < len(p.b) && p.b[p.i] == '"' {
+		if k := bytes.IndexByte(p.b[p.i+1:], '"'); k >= 0 && bytes.IndexByte(p.b[p.i+1:p.i+1+k], '\\') < 0 {
+			p.i += k + 2
+			return nil
+		}
+	}
+	_, err := p.str()
+	return err
 }
 
 // atom is one OVSDB atom off the wire: a string (or UUID), an integer or a boolean.

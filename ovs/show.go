@@ -48,6 +48,7 @@ type Show struct {
 // NewShow explains st's errors with the host's facts (which may be nil).
 func NewShow(st *State, f *check.Facts) *Show {
 	s := &Show{UUID: st.UUID, Managers: st.Managers, OVSVersion: st.OVSVersion, DPDKInitialized: st.DPDKInitialized, DPDKVersion: st.DPDKVersion, Bridges: []ShowBridge{}}
+	x := newExplainer(st, f)
 	for bi := range st.Bridges {
 		b := &st.Bridges[bi]
 		sb := ShowBridge{Name: b.Name, Controllers: b.Controllers, FailMode: b.FailMode, DatapathType: b.DatapathType, Ports: []ShowPort{}, Mirrors: b.Mirrors}
@@ -56,7 +57,7 @@ func NewShow(st *State, f *check.Facts) *Show {
 			sp := ShowPort{Name: p.Name, Tag: p.Tag, Trunks: p.Trunks, Interfaces: []ShowInterface{}}
 			for ii := range p.Interfaces {
 				i := &p.Interfaces[ii]
-				sp.Interfaces = append(sp.Interfaces, ShowInterface{Interface: *i, Explanation: Explain(st, b, i, f)})
+				sp.Interfaces = append(sp.Interfaces, ShowInterface{Interface: *i, Explanation: x.explain(b, i)})
 			}
 			sb.Ports = append(sb.Ports, sp)
 		}
