@@ -382,7 +382,7 @@ func (x *explainer) catalog(e *Explanation, b *Bridge, i *Interface) bool {
 	} else {
 		ent.explain(c, m)
 	}
-	if f != nil {
+	if f != nil && len(warningsOf(f)) > 0 {
 		keys := []string{i.Name}
 		if d := c.devargs(); d != "" {
 			keys = append(keys, d)
