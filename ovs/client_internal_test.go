@@ -12,7 +12,7 @@ import (
 )
 
 // listen starts a unix socket server whose connections are handled by serve.
-func listen(t testing.TB, serve func(net.Conn)) string {
+func listen(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "db.sock")
 	ln, err := net.Listen("unix", path)

@@ -115,13 +115,28 @@ func readTables(transact func(ops []any) ([]json.RawMessage, error)) (*tables, e
 	if len(res) < len(ops) {
 		return nil, fmt.Errorf("reading the tables: %d results for %d selects", len(res), len(ops))
 	}
-	for i, name := range readTableNames {
+	var errs [len(readTableNames)]error
+	decode := func(i int) {
 		rows, err := resultRows(res[i])
 		if err == nil {
 			err = dst[i](rows)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("table %s: %w", name, err)
+		errs[i] = err
+	}
+	// The Interface rows (the largest table, with Port's) decode on another core while the
+	// others decode here; the first table that fails, in table order, is reported.
+	const big = 3
+	var wg sync.WaitGroup
+	wg.Go(func() { decode(big) })
+	for i := range readTableNames {
+		if i != big {
+			decode(i)
+		}
+	}
+	wg.Wait()
+	for i, name := range readTableNames {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("table %s: %w", name, errs[i])
 		}
 	}
 	return &t, nil

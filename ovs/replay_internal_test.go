@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -59,14 +60,27 @@ func speedReply(n int) []byte {
 // answers at once with the bytes ovsdb-server sends (TestPairedSpeed's database).
 func BenchmarkReadOnceReplay512(b *testing.B) {
 	reply := speedReply(512)
-	db := listen(b, func(c net.Conn) {
-		buf := make([]byte, 4096)
-		if _, err := c.Read(buf); err != nil {
-			return
+	path := filepath.Join(b.TempDir(), "db.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			if _, err := c.Read(buf); err == nil {
+				c.Write(reply)
+				c.Read(buf) // until the client closes
+			}
+			c.Close()
 		}
-		c.Write(reply)
-		c.Read(buf) // until the client closes
-	})
+	}()
+	db := "unix:" + path
 	ctx := context.Background()
 	b.SetBytes(int64(len(reply)))
 	b.ReportAllocs()
