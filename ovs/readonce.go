@@ -24,40 +24,80 @@ import (
 // transaction are bounded by ctx and by o.Timeout, and every message from the server by
 // o.MaxMessage, as DialWith's are.
 func ReadOnce(ctx context.Context, db string, o Options) (*State, error) {
-	if err := ValidEndpoint(db); err != nil {
-		return nil, err
+	return StartReadOnce(ctx, db, o).Wait()
+}
+
+// PendingRead is a ReadOnce in two steps: StartReadOnce dials and sends the request, Wait
+// reads and decodes the answer. Between the two the server works on it while the caller
+// does something else (gathers the host's facts).
+type PendingRead struct {
+	db     string
+	o      Options
+	ctx    context.Context
+	cancel context.CancelFunc
+	c      *ovsrpc.Conn
+	id     int
+	err    error // of the dial or the send, for Wait
+}
+
+// StartReadOnce dials db and sends ReadOnce's transact. Wait must be called once, whatever
+// happened: it gives the State, or the error of any step. o.Timeout bounds both steps
+// together, from now.
+func StartReadOnce(ctx context.Context, db string, o Options) *PendingRead {
+	r := &PendingRead{db: db, o: o, cancel: func() {}}
+	if r.err = ValidEndpoint(db); r.err != nil {
+		return r
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+	if r.o.Timeout <= 0 {
+		r.o.Timeout = DefaultTimeout
 	}
-	if o.MaxMessage <= 0 {
-		o.MaxMessage = DefaultMaxMessage
+	if r.o.MaxMessage <= 0 {
+		r.o.MaxMessage = DefaultMaxMessage
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	conn, err := dialServer(ctx, db, o.TLS)
+	r.ctx, r.cancel = context.WithTimeout(ctx, r.o.Timeout)
+	conn, err := dialServer(r.ctx, db, r.o.TLS)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	r.c = ovsrpc.NewConn(r.ctx, conn, db, r.o.MaxMessage)
+	r.id, err = r.c.Send("transact", append([]any{"Open_vSwitch"}, readOps()...))
+	r.err = r.transactErr(err)
+	return r
+}
+
+// Wait reads the answer to the request StartReadOnce sent and builds the State.
+func (r *PendingRead) Wait() (*State, error) {
+	defer r.cancel()
+	if r.c != nil {
+		defer r.c.Close()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	var res []json.RawMessage
+	if err := r.c.Await(r.id, "transact", &res); err != nil {
+		return nil, r.transactErr(err)
+	}
+	t, err := decodeTables(res)
 	if err != nil {
 		return nil, err
 	}
-	c := ovsrpc.NewConn(ctx, conn, db, o.MaxMessage)
-	defer c.Close()
-	t, err := readTables(func(ops []any) ([]json.RawMessage, error) {
-		res, err := c.TransactRaw("Open_vSwitch", ops...)
-		if err != nil {
-			switch {
-			case ctx.Err() != nil:
-				err = waitErr(ctx.Err(), o.Timeout)
-			case errors.Is(err, os.ErrDeadlineExceeded): // the connection's deadline is ctx's, and came first
-				err = waitErr(context.DeadlineExceeded, o.Timeout)
-			}
-			return nil, fmt.Errorf("OVSDB %s: reading the tables: %w", db, err)
-		}
-		return res, nil
-	})
-	if err != nil {
-		return nil, err
+	return t.state(r.db)
+}
+
+// transactErr says which limit ran out when the transaction failed for want of time.
+func (r *PendingRead) transactErr(err error) error {
+	if err == nil {
+		return nil
 	}
-	return t.state(db)
+	switch {
+	case r.ctx.Err() != nil:
+		err = waitErr(r.ctx.Err(), r.o.Timeout)
+	case errors.Is(err, os.ErrDeadlineExceeded): // the connection's deadline is ctx's, and came first
+		err = waitErr(context.DeadlineExceeded, r.o.Timeout)
+	}
+	return fmt.Errorf("OVSDB %s: reading the tables: %w", r.db, err)
 }
 
 // state builds the State from one read of the tables.
@@ -93,6 +133,25 @@ var readTableNames = [7]string{"Open_vSwitch", "Bridge", "Port", "Interface", "M
 // readTables reads every table a State needs in one transaction, run by transact (a one-shot
 // connection's or a Client's), and decodes the rows.
 func readTables(transact func(ops []any) ([]json.RawMessage, error)) (*tables, error) {
+	res, err := transact(readOps())
+	if err != nil {
+		return nil, err
+	}
+	return decodeTables(res)
+}
+
+// readOps are readTables' selects: one per table, of readColumns.
+func readOps() []any {
+	cols := readColumns()
+	ops := make([]any, len(readTableNames))
+	for i, name := range readTableNames {
+		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: name, Columns: cols[i]}
+	}
+	return ops
+}
+
+// decodeTables decodes the results of readOps, one per table.
+func decodeTables(res []json.RawMessage) (*tables, error) {
 	var t tables
 	dst := [7]func(json.RawMessage) error{
 		func(r json.RawMessage) error { return decodeRows(r, &t.roots) },
@@ -103,17 +162,8 @@ func readTables(transact func(ops []any) ([]json.RawMessage, error)) (*tables, e
 		func(r json.RawMessage) error { return decodeRows(r, &t.ctrls) },
 		func(r json.RawMessage) error { return decodeRows(r, &t.mgrs) },
 	}
-	cols := readColumns()
-	ops := make([]any, len(readTableNames))
-	for i, name := range readTableNames {
-		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: name, Columns: cols[i]}
-	}
-	res, err := transact(ops)
-	if err != nil {
-		return nil, err
-	}
-	if len(res) < len(ops) {
-		return nil, fmt.Errorf("reading the tables: %d results for %d selects", len(res), len(ops))
+	if len(res) < len(readTableNames) {
+		return nil, fmt.Errorf("reading the tables: %d results for %d selects", len(res), len(readTableNames))
 	}
 	var errs [len(readTableNames)]error
 	decode := func(i int) {

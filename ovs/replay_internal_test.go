@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // speedReply is the reply ovsdb-server gives ReadOnce's transact for TestPairedSpeed's
@@ -92,5 +94,65 @@ func BenchmarkReadOnceReplay512(b *testing.B) {
 		if len(st.Bridges) != 1 || len(st.Bridges[0].Ports) != 513 {
 			b.Fatalf("%d bridges", len(st.Bridges))
 		}
+	}
+}
+
+// TestStartReadOnceSends: StartReadOnce has the request on the server's side when it returns
+// (ovs show sends it before gathering the host's facts, so that ovsdb-server answers while
+// they are read); Wait then gives the State, the same as ReadOnce's.
+func TestStartReadOnceSends(t *testing.T) {
+	reply := speedReply(8)
+	got := make(chan []byte, 2)
+	path := filepath.Join(t.TempDir(), "db.sock")
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			buf := make([]byte, 4096)
+			n, err := c.Read(buf)
+			if err == nil {
+				got <- buf[:n]
+				c.Write(reply)
+				c.Read(buf)
+			}
+			c.Close()
+		}
+	}()
+	db := "unix:" + path
+	ctx := context.Background()
+	pr := StartReadOnce(ctx, db, Options{})
+	select {
+	case req := <-got:
+		if !strings.Contains(string(req), `"transact"`) || !strings.Contains(string(req), `"Interface"`) {
+			t.Errorf("the request: %s", req)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("StartReadOnce returned and the server has no request")
+	}
+	st, err := pr.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	once, err := ReadOnce(ctx, db, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-got
+	if !reflect.DeepEqual(st, once) || len(st.Bridges) != 1 || len(st.Bridges[0].Ports) != 9 {
+		t.Errorf("Wait's State %+v\nReadOnce's %+v", st, once)
+	}
+	// A bad endpoint or an unreachable server is Wait's error, and Wait may be called with it.
+	if _, err := StartReadOnce(ctx, "bogus", Options{}).Wait(); err == nil {
+		t.Error("no error for a bad endpoint")
+	}
+	if _, err := StartReadOnce(ctx, "unix:"+filepath.Join(t.TempDir(), "none.sock"), Options{}).Wait(); err == nil || !strings.Contains(err.Error(), "none.sock") {
+		t.Errorf("a missing socket: %v", err)
 	}
 }
