@@ -8,6 +8,7 @@ import (
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 	"github.com/dpdk-doctor/dpdk-doctor/dmar"
+	"github.com/dpdk-doctor/dpdk-doctor/host"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 )
 
@@ -408,26 +409,60 @@ func (x *explainer) catalog(e *Explanation, b *Bridge, i *Interface) bool {
 
 // logCache keeps the warnings and errors of the parsed log of the last facts explained with,
 // so that explaining many interfaces of one host reads the log once, and each interface looks
-// only at the lines RelevantLogLines can return (an INFO line never is).
+// only at the lines RelevantLogLines can return (an INFO line never is). pre is a read
+// PreloadLog started, for the first facts of its root.
 var logCache struct {
 	sync.Mutex
 	f     *check.Facts
 	lines []LogLine
+	pre   *logRead
+}
+
+// logRead is a read of ovs-vswitchd's log under way: lines are set when done is closed.
+type logRead struct {
+	r     host.Root
+	done  chan struct{}
+	lines []LogLine
+}
+
+// PreloadLog starts reading ovs-vswitchd's log of r now, in the background, for the first
+// explanations made with facts of r. On the live host finding the log means looking at every
+// process (host.OVSLogPath): ovs show does that while it gathers the host's facts rather than
+// after.
+func PreloadLog(r host.Root) {
+	l := &logRead{r: r, done: make(chan struct{})}
+	logCache.Lock()
+	logCache.pre = l
+	logCache.Unlock()
+	go func() {
+		l.lines = warnings(ReadOVSLog(r))
+		close(l.done)
+	}()
 }
 
 func warningsOf(f *check.Facts) []LogLine {
 	logCache.Lock()
 	defer logCache.Unlock()
 	if logCache.f != f {
-		var warn []LogLine
-		for _, l := range ReadOVSLog(f.Root) {
-			if l.Level == "ERR" || l.Level == "WARN" || l.Level == "EMER" {
-				warn = append(warn, l)
-			}
+		if pre := logCache.pre; pre != nil && pre.r == f.Root {
+			<-pre.done
+			logCache.f, logCache.lines, logCache.pre = f, pre.lines, nil
+		} else {
+			logCache.f, logCache.lines = f, warnings(ReadOVSLog(f.Root))
 		}
-		logCache.f, logCache.lines = f, warn
 	}
 	return logCache.lines
+}
+
+// warnings keeps the lines RelevantLogLines can return.
+func warnings(lines []LogLine) []LogLine {
+	var warn []LogLine
+	for _, l := range lines {
+		if l.Level == "ERR" || l.Level == "WARN" || l.Level == "EMER" {
+			warn = append(warn, l)
+		}
+	}
+	return warn
 }
 
 func quoteAll(s []string) []string {

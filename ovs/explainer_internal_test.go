@@ -2,7 +2,10 @@ package ovs
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
@@ -73,5 +76,39 @@ func TestExplainerShares(t *testing.T) {
 	Findings(st, f, "test")
 	if calls != 3 {
 		t.Errorf("Findings ran the PCI entry %d times, want 3", calls)
+	}
+}
+
+// TestPreloadLog: the log PreloadLog reads ahead (ovs show, while it gathers the facts) is the
+// one the first facts of that root explain with; facts made after them read the log again.
+func TestPreloadLog(t *testing.T) {
+	dir := t.TempDir()
+	logf := filepath.Join(dir, host.OVSLog)
+	os.MkdirAll(filepath.Dir(logf), 0o755)
+	os.MkdirAll(filepath.Join(dir, "sys"), 0o755)
+	line := "2026-11-26T14:00:00.004Z|00013|dpdk|ERR|EAL: Driver cannot attach the device (0000:03:00.0)\n"
+	if err := os.WriteFile(logf, []byte(line), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := host.Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	PreloadLog(r)
+	logCache.Lock()
+	pre := logCache.pre
+	logCache.Unlock()
+	<-pre.done
+	os.Remove(logf) // what is explained now comes from the read ahead
+	i := &Interface{Name: "dpdk-p0", Type: "dpdk", Options: map[string]string{"dpdk-devargs": "0000:03:00.0"}, Error: "Error attaching device '0000:03:00.0' to DPDK"}
+	f := facts(t, "dl360e-gen8")
+	f.Root = r
+	if e := Explain(up(), nil, i, f); len(e.Log) != 1 || !strings.Contains(e.Log[0], "Driver cannot attach") {
+		t.Errorf("with the preloaded log: %q", e.Log)
+	}
+	g := facts(t, "dl360e-gen8")
+	g.Root = r
+	if e := Explain(up(), nil, i, g); len(e.Log) != 0 {
+		t.Errorf("new facts read the (now removed) log again, got %q", e.Log)
 	}
 }

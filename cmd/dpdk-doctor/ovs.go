@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
+	"github.com/dpdk-doctor/dpdk-doctor/host"
 	"github.com/dpdk-doctor/dpdk-doctor/ovs"
 	"github.com/dpdk-doctor/dpdk-doctor/traffic"
 )
@@ -160,6 +161,9 @@ func newOVS(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			state := ovsStateSoon(cmd.Context(), g)
+			if g.root == "" && !g.demo {
+				ovs.PreloadLog(host.Live()) // found among the processes while the facts are gathered
+			}
 			f, err := gather(g, nil)
 			if err != nil {
 				return err
