@@ -164,7 +164,7 @@ func newOVS(g *globals) *cobra.Command {
 			if g.root == "" && !g.demo {
 				ovs.PreloadLog(host.Live()) // found among the processes while the facts are gathered
 			}
-			f, err := gather(g, nil)
+			f, err := gatherWith(g, nil, check.Options{NoNames: true}) // show prints no device names
 			if err != nil {
 				return err
 			}
