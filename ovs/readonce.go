@@ -61,7 +61,7 @@ func StartReadOnce(ctx context.Context, db string, o Options) *PendingRead {
 		return r
 	}
 	r.c = ovsrpc.NewConn(r.ctx, conn, db, r.o.MaxMessage)
-	r.id, err = r.c.Send("transact", append([]any{"Open_vSwitch"}, readOps()...))
+	r.id, err = r.c.SendRaw("transact", readParams())
 	r.err = r.transactErr(err)
 	return r
 }
@@ -149,6 +149,27 @@ func readOps() []any {
 	}
 	return ops
 }
+
+// readParams are the transact's parameters for readOps, in JSON built by hand (the same
+// request as encoding/json makes of readOps' ovsdb.Operations, TestReadParams): the one-shot
+// read sends it without encoding/json's reflection.
+var readParams = sync.OnceValue(func() json.RawMessage {
+	cols := readColumns()
+	b := []byte(`["Open_vSwitch"`)
+	for i, name := range readTableNames {
+		b = append(b, `,{"op":"select","table":`...)
+		b = strconv.AppendQuote(b, name)
+		b = append(b, `,"where":[],"columns":[`...)
+		for k, c := range cols[i] {
+			if k > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(b, c)
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, ']')
+})
 
 // decodeTables decodes the results of readOps, one per table.
 func decodeTables(res []json.RawMessage) (*tables, error) {

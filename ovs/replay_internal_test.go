@@ -2,6 +2,7 @@ package ovs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -154,5 +155,24 @@ func TestStartReadOnceSends(t *testing.T) {
 	}
 	if _, err := StartReadOnce(ctx, "unix:"+filepath.Join(t.TempDir(), "none.sock"), Options{}).Wait(); err == nil || !strings.Contains(err.Error(), "none.sock") {
 		t.Errorf("a missing socket: %v", err)
+	}
+}
+
+// TestReadParams: the one-shot read's hand-built request parameters are the JSON that
+// encoding/json makes of readOps' operations (what Client.Read sends), as values.
+func TestReadParams(t *testing.T) {
+	want, err := json.Marshal(append([]any{"Open_vSwitch"}, readOps()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b any
+	if err := json.Unmarshal(readParams(), &a); err != nil {
+		t.Fatalf("%v: %s", err, readParams())
+	}
+	if err := json.Unmarshal(want, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("hand-built %s\nencoding/json %s", readParams(), want)
 	}
 }
