@@ -102,6 +102,9 @@ type Options struct {
 	// SSHConnection is the SSH_CONNECTION of the operator's session; on the live host it is
 	// taken from the environment when empty. It names the interface that must not be unbound.
 	SSHConnection string
+	// NoNames says the caller prints no device names: the live host's pci.ids, which Gather
+	// otherwise reads alongside for them (pci.ReadIDs), is left unread. The facts are the same.
+	NoNames bool
 }
 
 // Gather reads every fact the checks need from r. It fails only when the host cannot be read at
@@ -135,8 +138,8 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 		}
 	})
 	wg.Go(func() { f.Devices, pciErr = pci.Read(r) })
-	if r.IsLive() {
-		wg.Go(func() { pci.ReadIDs(r) }) // read once per process: the report's names come from it
+	if r.IsLive() && !o.NoNames {
+		wg.Go(func() { readIDsAhead(r) }) // read once per process: the report's names come from it
 	}
 	err := f.gatherHost(r)
 	wg.Wait()
@@ -235,6 +238,9 @@ func (f *Facts) judge() *verdict.Verdict {
 		Active: f.InUse,
 	})
 }
+
+// readIDsAhead reads pci.ids into pci's process-wide cache (a variable for tests to watch).
+var readIDsAhead = func(r host.Root) { pci.ReadIDs(r) }
 
 // IsDPDKDriver reports whether a kernel driver hands the device to user space for DPDK.
 func IsDPDKDriver(drv string) bool {

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Output is what conrep printed, parsed.
@@ -21,31 +22,35 @@ type Output struct {
 	Errors     []string
 }
 
-var (
-	systemType = regexp.MustCompile(`(?m)^\s*System Type:\s*(.+?)\s*$`)
-	romFamily  = regexp.MustCompile(`(?m)^\s*ROM Family\s*:\s*(.+?)\s*$`)
-	romDate    = regexp.MustCompile(`(?m)^\s*ROM Date\s*:\s*(.+?)\s*$`)
-	returnCode = regexp.MustCompile(`(?m)^Conrep Return Code:\s*(-?\d+)`)
-	errLine    = regexp.MustCompile(`(?mi)^.*\b(error|failed|failure|not found|invalid)\b.*$`)
-)
+// outputRE holds the patterns of conrep's console output, compiled on first use (not at the
+// start-up of every dpdk-doctor command).
+var outputRE = sync.OnceValue(func() (r struct{ systemType, romFamily, romDate, returnCode, errLine *regexp.Regexp }) {
+	r.systemType = regexp.MustCompile(`(?m)^\s*System Type:\s*(.+?)\s*$`)
+	r.romFamily = regexp.MustCompile(`(?m)^\s*ROM Family\s*:\s*(.+?)\s*$`)
+	r.romDate = regexp.MustCompile(`(?m)^\s*ROM Date\s*:\s*(.+?)\s*$`)
+	r.returnCode = regexp.MustCompile(`(?m)^Conrep Return Code:\s*(-?\d+)`)
+	r.errLine = regexp.MustCompile(`(?mi)^.*\b(error|failed|failure|not found|invalid)\b.*$`)
+	return r
+})
 
 // ParseOutput reads conrep's console output.
 func ParseOutput(b []byte) Output {
 	s := string(b)
 	o := Output{Text: s, ReturnCode: -1}
-	if m := systemType.FindStringSubmatch(s); m != nil {
+	re := outputRE()
+	if m := re.systemType.FindStringSubmatch(s); m != nil {
 		o.SystemType = m[1]
 	}
-	if m := romFamily.FindStringSubmatch(s); m != nil {
+	if m := re.romFamily.FindStringSubmatch(s); m != nil {
 		o.ROMFamily = m[1]
 	}
-	if m := romDate.FindStringSubmatch(s); m != nil {
+	if m := re.romDate.FindStringSubmatch(s); m != nil {
 		o.ROMDate = m[1]
 	}
-	if m := returnCode.FindStringSubmatch(s); m != nil {
+	if m := re.returnCode.FindStringSubmatch(s); m != nil {
 		o.ReturnCode, _ = strconv.Atoi(m[1])
 	}
-	for _, l := range errLine.FindAllString(s, -1) {
+	for _, l := range re.errLine.FindAllString(s, -1) {
 		o.Errors = append(o.Errors, strings.TrimSpace(l))
 	}
 	return o

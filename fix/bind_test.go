@@ -306,7 +306,7 @@ func FuzzDecodeRecord(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rec, err := decodeRecord(b)
-		if err == nil && (!validID.MatchString(rec.ID) || len(rec.Snapshot) == 0) {
+		if err == nil && (!validID().MatchString(rec.ID) || len(rec.Snapshot) == 0) {
 			t.Errorf("accepted %q", b)
 		}
 	})

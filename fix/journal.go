@@ -137,7 +137,7 @@ func rmrrRecords(dir string) []string {
 	m, _ := filepath.Glob(filepath.Join(dir, rmrrKind+"-*.json"))
 	var out []string
 	for _, p := range m {
-		if validID.MatchString(strings.TrimSuffix(filepath.Base(p), ".json")) {
+		if validID().MatchString(strings.TrimSuffix(filepath.Base(p), ".json")) {
 			out = append(out, p)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -219,7 +220,7 @@ func (r *Runner) runLocked(ctx context.Context, rem Remedy, plan []string) (*Rec
 // Rollback undoes the run id from its record's snapshot. Without apply it says what it would
 // undo and changes nothing.
 func (r *Runner) Rollback(ctx context.Context, id string, apply bool) error {
-	if !validID.MatchString(id) {
+	if !validID().MatchString(id) {
 		return fmt.Errorf("%w: %q is not a run ID (they look like bind-20261126T141500Z)", ErrNoRecord, id)
 	}
 	rec, err := r.read(id)
@@ -258,8 +259,8 @@ func (r *Runner) Rollback(ctx context.Context, id string, apply bool) error {
 	return nil
 }
 
-// validID is the shape of a run ID: kind, time, and a counter.
-var validID = regexp.MustCompile(`^[a-z]+-[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$`)
+// validID is the shape of a run ID: kind, time, and a counter (compiled on first use).
+var validID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]+-[0-9]{8}T[0-9]{6}Z(-[0-9]+)?$`) })
 
 func (r *Runner) path(id string) string { return filepath.Join(r.dir(), id+".json") }
 
@@ -311,7 +312,7 @@ func decodeRecord(b []byte) (*Record, error) {
 	if dec.More() {
 		return nil, errors.New("data after the JSON object")
 	}
-	if !validID.MatchString(rec.ID) || !strings.HasPrefix(rec.ID, rec.Kind+"-") {
+	if !validID().MatchString(rec.ID) || !strings.HasPrefix(rec.ID, rec.Kind+"-") {
 		return nil, fmt.Errorf("the ID %q is not a run ID of kind %q", rec.ID, rec.Kind)
 	}
 	switch rec.State {
@@ -331,7 +332,7 @@ func (r *Runner) Records() ([]*Record, error) {
 	var out []*Record
 	for _, p := range m {
 		id := strings.TrimSuffix(filepath.Base(p), ".json")
-		if !validID.MatchString(id) {
+		if !validID().MatchString(id) {
 			continue // rmrr-pending.json and other files of ours
 		}
 		rec, err := r.read(id)

@@ -25,7 +25,7 @@ func eventsRegexpOnly(lines []Line) []Event {
 			continue
 		}
 		for _, sig := range signatures() {
-			m := sig.re.FindStringSubmatch(l.Text)
+			m := sig.re().FindStringSubmatch(l.Text) // every signature, without its literals
 			if m == nil {
 				continue
 			}

@@ -88,3 +88,44 @@ func BenchmarkEvents20kRegexpOnly(b *testing.B) {
 		eventsRegexpOnly(parseRegexpOnly(log))
 	}
 }
+
+// TestSignatureLiterals: every line a signature's regexp matches, in every fixture and the
+// synthetic log, holds one of the signature's literals (so skipping the others loses nothing),
+// and a real host's log reaches only some of the regexps (the others are never compiled).
+func TestSignatureLiterals(t *testing.T) {
+	files, err := filepath.Glob("../testdata/fixtures/dmesg/*")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dmesg fixtures: %v", err)
+	}
+	inputs := map[string][]byte{"synthetic-20k": synthLog()}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		inputs[f] = b
+	}
+	matched := 0
+	for name, b := range inputs {
+		reached := map[int]bool{}
+		for _, l := range Parse(b) {
+			for k, sig := range signatures() {
+				if holdsAny(l.Text, sig.lits) {
+					reached[k] = true
+				}
+				if sig.re().MatchString(l.Text) {
+					matched++
+					if !holdsAny(l.Text, sig.lits) {
+						t.Errorf("%s: signature %d (%s) matches %q, which holds none of %q", name, k, sig.kind, l.Text, sig.lits)
+					}
+				}
+			}
+		}
+		if name != "synthetic-20k" && len(reached) == len(signatures()) {
+			t.Logf("%s reaches every signature", name)
+		}
+	}
+	if matched < 200 {
+		t.Errorf("only %d matches over all inputs: the check proves little", matched)
+	}
+}

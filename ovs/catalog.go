@@ -2,11 +2,13 @@ package ovs
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 	"github.com/dpdk-doctor/dpdk-doctor/dmar"
+	"github.com/dpdk-doctor/dpdk-doctor/host"
 	"github.com/dpdk-doctor/dpdk-doctor/pci"
 )
 
@@ -61,6 +63,10 @@ type Entry struct {
 	Causes   string // the causes, after joining with the host facts and the OVS state
 	re       *lazyRegexp
 	explain  func(c *errCtx, m []string)
+	// hostOnly says that explain reads nothing but the submatches and the host's facts (not
+	// the interface, its bridge or the state): interfaces with the same error text share one
+	// explanation.
+	hostOnly bool
 }
 
 const pciRe = `(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]`
@@ -73,10 +79,11 @@ var Catalog = []Entry{
 	{
 		Format: "Error attaching device '%s' to DPDK",
 		Source: "lib/netdev-dpdk.c:netdev_dpdk_process_devargs", Versions: "3.1-3.7",
-		Example: "Error attaching device '0000:03:00.0' to DPDK",
-		Causes:  "devargs is a PCI address: the first obstacle on the host in the order it bites (no such device, kernel driver instead of vfio-pci, RMRR lock, no IOMMU, group not viable, no huge pages on the node), with EAL's own line from ovs-vswitchd's log",
-		re:      lazyRE(`^Error attaching device '(` + pciRe + `)((?:,[^']*)?)' to DPDK`),
-		explain: explainAttachPCI,
+		Example:  "Error attaching device '0000:03:00.0' to DPDK",
+		Causes:   "devargs is a PCI address: the first obstacle on the host in the order it bites (no such device, kernel driver instead of vfio-pci, RMRR lock, no IOMMU, group not viable, no huge pages on the node), with EAL's own line from ovs-vswitchd's log",
+		re:       lazyRE(`^Error attaching device '(` + pciRe + `)((?:,[^']*)?)' to DPDK`),
+		explain:  explainAttachPCI,
+		hostOnly: true,
 	},
 	{
 		Format: "Error attaching device '%s' to DPDK",
@@ -341,17 +348,42 @@ func MatchError(raw string) (*Entry, []string) {
 	return nil, nil
 }
 
-// explainCatalog fills e from the catalog and the host; it reports whether an entry matched.
+// match is MatchError, remembered by error text when x keeps matches.
+func (x *explainer) match(raw string) (*Entry, []string) {
+	if x.matches == nil {
+		return MatchError(raw)
+	}
+	if cm, ok := x.matches[raw]; ok {
+		return cm.ent, cm.m
+	}
+	ent, m := MatchError(raw)
+	x.matches[raw] = catalogMatch{ent, m}
+	return ent, m
+}
+
+// catalog fills e from the catalog and the host; it reports whether an entry matched.
 // Where ovs-vswitchd's log names the interface or device, its last such lines are quoted.
-func explainCatalog(e *Explanation, st *State, b *Bridge, i *Interface, f *check.Facts) bool {
-	ent, m := MatchError(i.Error)
+func (x *explainer) catalog(e *Explanation, b *Bridge, i *Interface) bool {
+	ent, m := x.match(i.Error)
 	if ent == nil {
 		e.Kind = KindUnknown
 		return false
 	}
-	c := &errCtx{e: e, raw: strings.TrimSpace(i.Error), st: st, b: b, i: i, f: f}
-	ent.explain(c, m)
-	if f != nil {
+	f := x.f
+	c := &errCtx{e: e, raw: strings.TrimSpace(i.Error), st: x.st, b: b, i: i, f: f}
+	if ent.hostOnly && x.shared != nil {
+		k := sharedKey{ent, i.Error}
+		if done, ok := x.shared[k]; ok {
+			*e = done
+		} else {
+			ent.explain(c, m)
+			e.Remedy = slices.Clip(e.Remedy) // an append to one interface's remedies copies them
+			x.shared[k] = *e
+		}
+	} else {
+		ent.explain(c, m)
+	}
+	if f != nil && len(warningsOf(f)) > 0 {
 		keys := []string{i.Name}
 		if d := c.devargs(); d != "" {
 			keys = append(keys, d)
@@ -359,7 +391,7 @@ func explainCatalog(e *Explanation, st *State, b *Bridge, i *Interface, f *check
 				keys = append(keys, a.String())
 			}
 		}
-		if lines := RelevantLogLines(logOf(f), 3, keys...); len(lines) > 0 {
+		if lines := RelevantLogLines(warningsOf(f), 3, keys...); len(lines) > 0 {
 			e.Log = lines
 			if e.HostReady {
 				for k := len(lines) - 1; k >= 0; k-- {
@@ -375,21 +407,62 @@ func explainCatalog(e *Explanation, st *State, b *Bridge, i *Interface, f *check
 	return true
 }
 
-// logCache keeps the parsed log of the last facts explained with, so that explaining many
-// interfaces of one host reads the log once.
+// logCache keeps the warnings and errors of the parsed log of the last facts explained with,
+// so that explaining many interfaces of one host reads the log once, and each interface looks
+// only at the lines RelevantLogLines can return (an INFO line never is). pre is a read
+// PreloadLog started, for the first facts of its root.
 var logCache struct {
 	sync.Mutex
 	f     *check.Facts
 	lines []LogLine
+	pre   *logRead
 }
 
-func logOf(f *check.Facts) []LogLine {
+// logRead is a read of ovs-vswitchd's log under way: lines are set when done is closed.
+type logRead struct {
+	r     host.Root
+	done  chan struct{}
+	lines []LogLine
+}
+
+// PreloadLog starts reading ovs-vswitchd's log of r now, in the background, for the first
+// explanations made with facts of r. On the live host finding the log means looking at every
+// process (host.OVSLogPath): ovs show does that while it gathers the host's facts rather than
+// after.
+func PreloadLog(r host.Root) {
+	l := &logRead{r: r, done: make(chan struct{})}
+	logCache.Lock()
+	logCache.pre = l
+	logCache.Unlock()
+	go func() {
+		l.lines = warnings(ReadOVSLog(r))
+		close(l.done)
+	}()
+}
+
+func warningsOf(f *check.Facts) []LogLine {
 	logCache.Lock()
 	defer logCache.Unlock()
 	if logCache.f != f {
-		logCache.f, logCache.lines = f, ReadOVSLog(f.Root)
+		if pre := logCache.pre; pre != nil && pre.r == f.Root {
+			<-pre.done
+			logCache.f, logCache.lines, logCache.pre = f, pre.lines, nil
+		} else {
+			logCache.f, logCache.lines = f, warnings(ReadOVSLog(f.Root))
+		}
 	}
 	return logCache.lines
+}
+
+// warnings keeps the lines RelevantLogLines can return.
+func warnings(lines []LogLine) []LogLine {
+	var warn []LogLine
+	for _, l := range lines {
+		if l.Level == "ERR" || l.Level == "WARN" || l.Level == "EMER" {
+			warn = append(warn, l)
+		}
+	}
+	return warn
 }
 
 func quoteAll(s []string) []string {

@@ -50,12 +50,13 @@ func Findings(st *State, f *check.Facts, source string) []check.Finding {
 				Remedy:   []string{"ovs-vsctl set Bridge " + b.Name + " datapath_type=netdev"}})
 		}
 	}
+	x := newExplainer(st, f)
 	st.Interfaces(func(b *Bridge, p *Port, i *Interface) {
 		if !IsDPDK(i.Type) && i.Error == "" {
 			return
 		}
 		fd := check.Finding{ID: "ovs.interface", Subject: i.Name, Evidence: ev(fmt.Sprintf("Interface %s type=%s options=%v ofport=%s error=%q (bridge %s)", i.Name, i.Type, i.Options, ofport(i), i.Error, b.Name))}
-		if e := Explain(st, b, i, f); e != nil {
+		if e := x.explain(b, i); e != nil {
 			fd.Severity = check.Fail
 			fd.Summary = "\"" + e.Raw + "\": " + e.Cause
 			fd.Explanation = e.Detail

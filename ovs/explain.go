@@ -27,11 +27,42 @@ var pciAddrShape = lazyRE(`^(?:[0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[
 // Explain traces an Interface's error to its root cause, joining OVS's text with the host's
 // facts (nil facts gives OVS-side explanations only). An interface without an error gives nil.
 func Explain(st *State, b *Bridge, i *Interface, f *check.Facts) *Explanation {
+	return (&explainer{st: st, f: f}).explain(b, i)
+}
+
+// explainer explains the interfaces of one State with one host's facts. Made by
+// newExplainer, it works out once what many interfaces share: the catalog's match of an error
+// text, and the explanation of an entry that depends only on that text and the host (the
+// verdict on a device that several ports name, with its remedies). The zero maps (Explain's)
+// keep nothing.
+type explainer struct {
+	st      *State
+	f       *check.Facts
+	matches map[string]catalogMatch   // by Interface.error
+	shared  map[sharedKey]Explanation // by entry and Interface.error, for Entry.hostOnly entries
+}
+
+type catalogMatch struct {
+	ent *Entry
+	m   []string
+}
+
+type sharedKey struct {
+	ent *Entry
+	raw string
+}
+
+func newExplainer(st *State, f *check.Facts) *explainer {
+	return &explainer{st: st, f: f, matches: map[string]catalogMatch{}, shared: map[sharedKey]Explanation{}}
+}
+
+// explain is Explain for one interface of x's state (b is its bridge).
+func (x *explainer) explain(b *Bridge, i *Interface) *Explanation {
 	if i.Error == "" {
 		return nil
 	}
 	e := &Explanation{Raw: i.Error}
-	if !explainCatalog(e, st, b, i, f) {
+	if !x.catalog(e, b, i) {
 		e.Cause = "OVS reports an error dpdk-doctor has no explanation for"
 		e.Detail = "The raw text is OVS's own; ovs-vswitchd's log (/var/log/openvswitch/ovs-vswitchd.log) has the lines around it."
 	}

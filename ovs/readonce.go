@@ -24,40 +24,80 @@ import (
 // transaction are bounded by ctx and by o.Timeout, and every message from the server by
 // o.MaxMessage, as DialWith's are.
 func ReadOnce(ctx context.Context, db string, o Options) (*State, error) {
-	if err := ValidEndpoint(db); err != nil {
-		return nil, err
+	return StartReadOnce(ctx, db, o).Wait()
+}
+
+// PendingRead is a ReadOnce in two steps: StartReadOnce dials and sends the request, Wait
+// reads and decodes the answer. Between the two the server works on it while the caller
+// does something else (gathers the host's facts).
+type PendingRead struct {
+	db     string
+	o      Options
+	ctx    context.Context
+	cancel context.CancelFunc
+	c      *ovsrpc.Conn
+	id     int
+	err    error // of the dial or the send, for Wait
+}
+
+// StartReadOnce dials db and sends ReadOnce's transact. Wait must be called once, whatever
+// happened: it gives the State, or the error of any step. o.Timeout bounds both steps
+// together, from now.
+func StartReadOnce(ctx context.Context, db string, o Options) *PendingRead {
+	r := &PendingRead{db: db, o: o, cancel: func() {}}
+	if r.err = ValidEndpoint(db); r.err != nil {
+		return r
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
+	if r.o.Timeout <= 0 {
+		r.o.Timeout = DefaultTimeout
 	}
-	if o.MaxMessage <= 0 {
-		o.MaxMessage = DefaultMaxMessage
+	if r.o.MaxMessage <= 0 {
+		r.o.MaxMessage = DefaultMaxMessage
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	conn, err := dialServer(ctx, db, o.TLS)
+	r.ctx, r.cancel = context.WithTimeout(ctx, r.o.Timeout)
+	conn, err := dialServer(r.ctx, db, r.o.TLS)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	r.c = ovsrpc.NewConn(r.ctx, conn, db, r.o.MaxMessage)
+	r.id, err = r.c.SendRaw("transact", readParams())
+	r.err = r.transactErr(err)
+	return r
+}
+
+// Wait reads the answer to the request StartReadOnce sent and builds the State.
+func (r *PendingRead) Wait() (*State, error) {
+	defer r.cancel()
+	if r.c != nil {
+		defer r.c.Close()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	var res []json.RawMessage
+	if err := r.c.Await(r.id, "transact", &res); err != nil {
+		return nil, r.transactErr(err)
+	}
+	t, err := decodeTables(res)
 	if err != nil {
 		return nil, err
 	}
-	c := ovsrpc.NewConn(ctx, conn, db, o.MaxMessage)
-	defer c.Close()
-	t, err := readTables(func(ops []any) ([]json.RawMessage, error) {
-		res, err := c.TransactRaw("Open_vSwitch", ops...)
-		if err != nil {
-			switch {
-			case ctx.Err() != nil:
-				err = waitErr(ctx.Err(), o.Timeout)
-			case errors.Is(err, os.ErrDeadlineExceeded): // the connection's deadline is ctx's, and came first
-				err = waitErr(context.DeadlineExceeded, o.Timeout)
-			}
-			return nil, fmt.Errorf("OVSDB %s: reading the tables: %w", db, err)
-		}
-		return res, nil
-	})
-	if err != nil {
-		return nil, err
+	return t.state(r.db)
+}
+
+// transactErr says which limit ran out when the transaction failed for want of time.
+func (r *PendingRead) transactErr(err error) error {
+	if err == nil {
+		return nil
 	}
-	return t.state(db)
+	switch {
+	case r.ctx.Err() != nil:
+		err = waitErr(r.ctx.Err(), r.o.Timeout)
+	case errors.Is(err, os.ErrDeadlineExceeded): // the connection's deadline is ctx's, and came first
+		err = waitErr(context.DeadlineExceeded, r.o.Timeout)
+	}
+	return fmt.Errorf("OVSDB %s: reading the tables: %w", r.db, err)
 }
 
 // state builds the State from one read of the tables.
@@ -93,6 +133,46 @@ var readTableNames = [7]string{"Open_vSwitch", "Bridge", "Port", "Interface", "M
 // readTables reads every table a State needs in one transaction, run by transact (a one-shot
 // connection's or a Client's), and decodes the rows.
 func readTables(transact func(ops []any) ([]json.RawMessage, error)) (*tables, error) {
+	res, err := transact(readOps())
+	if err != nil {
+		return nil, err
+	}
+	return decodeTables(res)
+}
+
+// readOps are readTables' selects: one per table, of readColumns.
+func readOps() []any {
+	cols := readColumns()
+	ops := make([]any, len(readTableNames))
+	for i, name := range readTableNames {
+		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: name, Columns: cols[i]}
+	}
+	return ops
+}
+
+// readParams are the transact's parameters for readOps, in JSON built by hand (the same
+// request as encoding/json makes of readOps' ovsdb.Operations, TestReadParams): the one-shot
+// read sends it without encoding/json's reflection.
+var readParams = sync.OnceValue(func() json.RawMessage {
+	cols := readColumns()
+	b := []byte(`["Open_vSwitch"`)
+	for i, name := range readTableNames {
+		b = append(b, `,{"op":"select","table":`...)
+		b = strconv.AppendQuote(b, name)
+		b = append(b, `,"where":[],"columns":[`...)
+		for k, c := range cols[i] {
+			if k > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendQuote(b, c)
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, ']')
+})
+
+// decodeTables decodes the results of readOps, one per table.
+func decodeTables(res []json.RawMessage) (*tables, error) {
 	var t tables
 	dst := [7]func(json.RawMessage) error{
 		func(r json.RawMessage) error { return decodeRows(r, &t.roots) },
@@ -103,25 +183,31 @@ func readTables(transact func(ops []any) ([]json.RawMessage, error)) (*tables, e
 		func(r json.RawMessage) error { return decodeRows(r, &t.ctrls) },
 		func(r json.RawMessage) error { return decodeRows(r, &t.mgrs) },
 	}
-	cols := readColumns()
-	ops := make([]any, len(readTableNames))
-	for i, name := range readTableNames {
-		ops[i] = ovsdb.Operation{Op: ovsdb.OperationSelect, Table: name, Columns: cols[i]}
+	if len(res) < len(readTableNames) {
+		return nil, fmt.Errorf("reading the tables: %d results for %d selects", len(res), len(readTableNames))
 	}
-	res, err := transact(ops)
-	if err != nil {
-		return nil, err
-	}
-	if len(res) < len(ops) {
-		return nil, fmt.Errorf("reading the tables: %d results for %d selects", len(res), len(ops))
-	}
-	for i, name := range readTableNames {
+	var errs [len(readTableNames)]error
+	decode := func(i int) {
 		rows, err := resultRows(res[i])
 		if err == nil {
 			err = dst[i](rows)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("table %s: %w", name, err)
+		errs[i] = err
+	}
+	// The Interface rows (the largest table, with Port's) decode on another core while the
+	// others decode here; the first table that fails, in table order, is reported.
+	const big = 3
+	var wg sync.WaitGroup
+	wg.Go(func() { decode(big) })
+	for i := range readTableNames {
+		if i != big {
+			decode(i)
+		}
+	}
+	wg.Wait()
+	for i, name := range readTableNames {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("table %s: %w", name, errs[i])
 		}
 	}
 	return &t, nil
@@ -181,7 +267,7 @@ func (p *datumParser) skip() error {
 	for p.i < len(p.b) {
 		switch c := p.b[p.i]; c {
 		case '"':
-			if _, err := p.str(); err != nil {
+			if err := p.skipStr(); err != nil {
 				return err
 			}
 			if depth == 0 {
@@ -210,6 +296,20 @@ func (p *datumParser) skip() error {
 		return errors.New("unexpected end")
 	}
 	return nil
+}
+
+// skipStr passes over a JSON string as str reads it, without making a Go string of it: one
+// without escapes (OVSDB's names and UUIDs) is found with a byte search; one with escapes is
+// checked by str.
+func (p *datumParser) skipStr() error {
+	if p.i < len(p.b) && p.b[p.i] == '"' {
+		if k := bytes.IndexByte(p.b[p.i+1:], '"'); k >= 0 && bytes.IndexByte(p.b[p.i+1:p.i+1+k], '\\') < 0 {
+			p.i += k + 2
+			return nil
+		}
+	}
+	_, err := p.str()
+	return err
 }
 
 // atom is one OVSDB atom off the wire: a string (or UUID), an integer or a boolean.

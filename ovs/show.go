@@ -48,6 +48,7 @@ type Show struct {
 // NewShow explains st's errors with the host's facts (which may be nil).
 func NewShow(st *State, f *check.Facts) *Show {
 	s := &Show{UUID: st.UUID, Managers: st.Managers, OVSVersion: st.OVSVersion, DPDKInitialized: st.DPDKInitialized, DPDKVersion: st.DPDKVersion, Bridges: []ShowBridge{}}
+	x := newExplainer(st, f)
 	for bi := range st.Bridges {
 		b := &st.Bridges[bi]
 		sb := ShowBridge{Name: b.Name, Controllers: b.Controllers, FailMode: b.FailMode, DatapathType: b.DatapathType, Ports: []ShowPort{}, Mirrors: b.Mirrors}
@@ -56,7 +57,7 @@ func NewShow(st *State, f *check.Facts) *Show {
 			sp := ShowPort{Name: p.Name, Tag: p.Tag, Trunks: p.Trunks, Interfaces: []ShowInterface{}}
 			for ii := range p.Interfaces {
 				i := &p.Interfaces[ii]
-				sp.Interfaces = append(sp.Interfaces, ShowInterface{Interface: *i, Explanation: Explain(st, b, i, f)})
+				sp.Interfaces = append(sp.Interfaces, ShowInterface{Interface: *i, Explanation: x.explain(b, i)})
 			}
 			sb.Ports = append(sb.Ports, sp)
 		}
@@ -111,62 +112,70 @@ func (s *Show) write(w io.Writer, explain bool) error {
 	} else if explain {
 		b.WriteString(ExplainMark + "(the snapshot does not carry the Open_vSwitch row's UUID)\n")
 	}
+	// Plain appends, not fmt: this runs for every interface (a 512-port show is 3,000 lines).
+	line := func(parts ...string) {
+		for _, p := range parts {
+			b.WriteString(p)
+		}
+		b.WriteByte('\n')
+	}
 	ctrl := func(indent, kind string, cs []Controller) {
 		for _, c := range cs {
-			fmt.Fprintf(&b, "%s%s %s\n", indent, kind, Atom(c.Target))
+			line(indent, kind, " ", Atom(c.Target))
 			if c.IsConnected {
-				fmt.Fprintf(&b, "%s    is_connected: true\n", indent)
+				line(indent, "    is_connected: true")
 			}
 		}
 	}
 	ctrl("    ", "Manager", s.Managers)
+	old := oldQuoting(s.OVSVersion)
 	for _, br := range s.Bridges {
-		fmt.Fprintf(&b, "    Bridge %s\n", Atom(br.Name))
+		line("    Bridge ", Atom(br.Name))
 		ctrl("        ", "Controller", br.Controllers)
 		if br.FailMode != "" {
-			fmt.Fprintf(&b, "        fail_mode: %s\n", Atom(br.FailMode))
+			line("        fail_mode: ", Atom(br.FailMode))
 		}
 		// 2.9 did not print datapath_type (the seed's netdev bridge shows none); 3.1 does.
-		if br.DatapathType != "" && !oldQuoting(s.OVSVersion) {
-			fmt.Fprintf(&b, "        datapath_type: %s\n", Atom(br.DatapathType))
+		if br.DatapathType != "" && !old {
+			line("        datapath_type: ", Atom(br.DatapathType))
 		}
 		for _, p := range br.Ports {
-			fmt.Fprintf(&b, "        Port %s\n", Atom(p.Name))
+			line("        Port ", Atom(p.Name))
 			if p.Tag != nil {
-				fmt.Fprintf(&b, "            tag: %d\n", *p.Tag)
+				line("            tag: ", strconv.Itoa(*p.Tag))
 			}
 			if len(p.Trunks) > 0 {
 				t := make([]string, len(p.Trunks))
 				for i, v := range p.Trunks {
 					t[i] = strconv.Itoa(v)
 				}
-				fmt.Fprintf(&b, "            trunks: [%s]\n", strings.Join(t, ", "))
+				line("            trunks: [", strings.Join(t, ", "), "]")
 			}
 			for _, i := range p.Interfaces {
-				fmt.Fprintf(&b, "            Interface %s\n", Atom(i.Name))
+				line("            Interface ", Atom(i.Name))
 				if i.Type != "" {
-					fmt.Fprintf(&b, "                type: %s\n", Atom(i.Type))
+					line("                type: ", Atom(i.Type))
 				}
 				if len(i.Options) > 0 {
-					fmt.Fprintf(&b, "                options: %s\n", Map(i.Options))
+					line("                options: ", Map(i.Options))
 				}
 				if i.Error != "" {
-					fmt.Fprintf(&b, "                error: %s\n", Atom(i.Error))
+					line("                error: ", Atom(i.Error))
 				}
 				if e := i.Explanation; e != nil && explain {
-					fmt.Fprintf(&b, "                %scause: %s\n", ExplainMark, esc.Text(e.Cause))
+					line("                ", ExplainMark, "cause: ", esc.Text(e.Cause))
 					if e.Detail != "" {
-						fmt.Fprintf(&b, "                %swhy: %s\n", ExplainMark, esc.Text(e.Detail))
+						line("                ", ExplainMark, "why: ", esc.Text(e.Detail))
 					}
 					for _, r := range e.Remedy {
-						fmt.Fprintf(&b, "                %sfix: %s\n", ExplainMark, esc.Text(r))
+						line("                ", ExplainMark, "fix: ", esc.Text(r))
 					}
 				}
 			}
 		}
 	}
 	if s.OVSVersion != "" {
-		fmt.Fprintf(&b, "    ovs_version: %s\n", Atom(s.OVSVersion))
+		line("    ovs_version: ", Atom(s.OVSVersion))
 	}
 	if explain && len(s.Bridges) == 0 {
 		b.WriteString("    " + ExplainMark + "no bridges: the database is empty\n")
@@ -234,7 +243,15 @@ func isUUID(s string) bool {
 // jsonString quotes s as OVS's JSON serializer does: backslash escapes for '"', '\\' and
 // control characters, every other byte as it is.
 func jsonString(s string) string {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		plain = s[i] >= 0x20 && s[i] != '"' && s[i] != '\\'
+	}
+	if plain {
+		return `"` + s + `"`
+	}
 	var b strings.Builder
+	b.Grow(len(s) + 8)
 	b.WriteByte('"')
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; c {
@@ -269,6 +286,11 @@ func jsonString(s string) string {
 func Map(m map[string]string) string { return formatMap(m, Atom) }
 
 func formatMap(m map[string]string, atom func(string) string) string {
+	if len(m) == 1 { // the common case (options:dpdk-devargs): no sorting
+		for k, v := range m {
+			return "{" + atom(k) + "=" + atom(v) + "}"
+		}
+	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

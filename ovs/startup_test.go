@@ -32,9 +32,9 @@ func TestNoLibovsdbClient(t *testing.T) {
 	}
 }
 
-// TestLazyInit: the packages that build the OVS view, the plan, top and the reports do no work
-// at start-up (regexps, the catalog's patterns, the HTML template are made on first use), as
-// GODEBUG=inittrace=1 shows for `dpdk-doctor --version`.
+// TestLazyInit: the packages that build the OVS view, the plan, top and the reports, and those
+// of conrep, fix and traffic, do no work at start-up (regexps, the catalog's patterns, the HTML
+// template are made on first use), as GODEBUG=inittrace=1 shows for `dpdk-doctor --version`.
 func TestLazyInit(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "dpdk-doctor")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/dpdk-doctor").CombinedOutput(); err != nil {
@@ -54,14 +54,18 @@ func TestLazyInit(t *testing.T) {
 			continue
 		}
 		switch strings.TrimPrefix(f[1], "github.com/dpdk-doctor/dpdk-doctor/") {
-		case "ovs", "report", "report/html", "plan", "top", "internal/ovsrpc":
+		case "ovs", "report", "report/html", "plan", "top", "internal/ovsrpc", "conrep", "fix", "traffic":
 			seen++
-			if b, _ := strconv.Atoi(f[6]); b > 16<<10 {
+			b, err := strconv.Atoi(f[7]) // f[6] is "clock,"
+			if err != nil || f[8] != "bytes," {
+				t.Fatalf("not inittrace's format: %q", l)
+			}
+			if b > 16<<10 {
 				t.Errorf("%s allocates %d bytes at start-up (%s)", f[1], b, l)
 			}
 		}
 	}
-	if seen < 4 {
+	if seen < 7 {
 		t.Fatalf("inittrace named %d of our packages: %s", seen, out)
 	}
 }

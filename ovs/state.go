@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/dpdk-doctor/dpdk-doctor/host"
 )
@@ -114,28 +116,30 @@ func deref(s *string) string {
 func assemble(root OpenvSwitch, bridges []BridgeRow, ports []PortRow, ifaces []InterfaceRow, mirrors []MirrorRow) *State {
 	st := &State{OVSVersion: deref(root.OVSVersion), DPDKInit: root.OtherConfig["dpdk-init"], DPDKInitialized: root.DPDKInitialized,
 		DPDKVersion: deref(root.DPDKVersion), OtherConfig: root.OtherConfig, Bridges: []Bridge{}}
-	portBy := map[string]PortRow{}
-	for _, p := range ports {
-		portBy[p.UUID] = p
+	// Rows by UUID (as indices: the rows are not copied) and the UUIDs by name, each map made
+	// once at its size.
+	portBy := make(map[string]int, len(ports))
+	for k := range ports {
+		portBy[ports[k].UUID] = k
 	}
-	ifBy := map[string]InterfaceRow{}
-	for _, i := range ifaces {
-		ifBy[i.UUID] = i
+	ifBy := make(map[string]int, len(ifaces))
+	for k := range ifaces {
+		ifBy[ifaces[k].UUID] = k
 	}
-	mirBy := map[string]MirrorRow{}
-	for _, m := range mirrors {
-		mirBy[m.UUID] = m
+	mirBy := make(map[string]int, len(mirrors))
+	for k := range mirrors {
+		mirBy[mirrors[k].UUID] = k
 	}
 	// ovs-vsctl show lists every set of rows in UUID order (an OVSDB set is sorted): so do we.
-	puuid, iuuid, buuid := map[string]string{}, map[string]string{}, map[string]string{}
-	for _, p := range ports {
-		puuid[p.Name] = p.UUID
+	puuid, iuuid, buuid := make(map[string]string, len(ports)), make(map[string]string, len(ifaces)), make(map[string]string, len(bridges))
+	for k := range ports {
+		puuid[ports[k].Name] = ports[k].UUID
 	}
-	for _, i := range ifaces {
-		iuuid[i.Name] = i.UUID
+	for k := range ifaces {
+		iuuid[ifaces[k].Name] = ifaces[k].UUID
 	}
-	for _, b := range bridges {
-		buuid[b.Name] = b.UUID
+	for k := range bridges {
+		buuid[bridges[k].Name] = bridges[k].UUID
 	}
 	inRoot := map[string]bool{}
 	for _, b := range root.Bridges {
@@ -146,17 +150,20 @@ func assemble(root OpenvSwitch, bridges []BridgeRow, ports []PortRow, ifaces []I
 			continue
 		}
 		br := Bridge{Name: b.Name, FailMode: deref(b.FailMode), DatapathType: b.DatapathType, OtherConfig: b.OtherConfig, Ports: []Port{}}
+		br.Ports = make([]Port, 0, len(b.Ports))
 		for _, pu := range b.Ports {
-			p, ok := portBy[pu]
+			pk, ok := portBy[pu]
 			if !ok {
 				continue
 			}
-			port := Port{Name: p.Name, Tag: p.Tag, Trunks: sortedInts(p.Trunks), ExternalIDs: p.ExternalIDs, Interfaces: []Interface{}}
+			p := &ports[pk]
+			port := Port{Name: p.Name, Tag: p.Tag, Trunks: sortedInts(p.Trunks), ExternalIDs: p.ExternalIDs, Interfaces: make([]Interface, 0, len(p.Interfaces))}
 			for _, iu := range p.Interfaces {
-				i, ok := ifBy[iu]
+				ik, ok := ifBy[iu]
 				if !ok {
 					continue
 				}
+				i := &ifaces[ik]
 				port.Interfaces = append(port.Interfaces, Interface{Name: i.Name, Type: i.Type, Options: i.Options, Error: deref(i.Error),
 					OFPort: i.OFPort, LinkState: deref(i.LinkState), ExternalIDs: i.ExternalIDs})
 			}
@@ -165,10 +172,13 @@ func assemble(root OpenvSwitch, bridges []BridgeRow, ports []PortRow, ifaces []I
 		}
 		sortByUUID(br.Ports, puuid)
 		for _, mu := range b.Mirrors {
-			if m, ok := mirBy[mu]; ok {
+			if mk, ok := mirBy[mu]; ok {
+				m := &mirrors[mk]
 				out := ""
 				if m.OutputPort != nil {
-					out = portBy[*m.OutputPort].Name
+					if pk, ok := portBy[*m.OutputPort]; ok {
+						out = ports[pk].Name
+					}
 				}
 				br.Mirrors = append(br.Mirrors, Mirror{Name: m.Name, SelectAll: m.SelectAll, OutputPort: out, ExternalIDs: m.ExternalIDs})
 			}
@@ -192,7 +202,29 @@ func sortByUUID[T interface{ Bridge | Port | Interface }](v []T, uuid map[string
 		}
 		return ""
 	}
-	sort.SliceStable(v, func(x, y int) bool { return uuid[name(v[x])] < uuid[name(v[y])] })
+	if len(v) < 2 {
+		return
+	}
+	// Each element's key is looked up once, not at every comparison; the order is the stable
+	// sort's by key, as before.
+	keys := make([]string, len(v))
+	idx := make([]int, len(v))
+	for k := range v {
+		keys[k], idx[k] = uuid[name(v[k])], k
+	}
+	sorted := true
+	for k := 1; k < len(keys) && sorted; k++ {
+		sorted = keys[k-1] <= keys[k]
+	}
+	if sorted {
+		return
+	}
+	slices.SortStableFunc(idx, func(x, y int) int { return strings.Compare(keys[x], keys[y]) })
+	out := make([]T, len(v))
+	for k, from := range idx {
+		out[k] = v[from]
+	}
+	copy(v, out)
 }
 
 // link adds what assemble leaves out: the root's UUID, its managers and the bridges'

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -353,8 +354,9 @@ type LeftoverLink struct {
 	Alive bool
 }
 
-// linkName is the name newVeth gives: ddc (capture end) or ddb (bridge end) and 8 hex digits.
-var linkName = regexp.MustCompile(`^dd[cb][0-9a-f]{8}$`)
+// linkName is the name newVeth gives: ddc (capture end) or ddb (bridge end) and 8 hex digits
+// (compiled on first use).
+var linkName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^dd[cb][0-9a-f]{8}$`) })
 
 // LeftoverLinks lists the links `traffic` made and did not remove: only those with its name
 // pattern, of type veth, whose alias marks them as its own. Anything else, even a link with a
@@ -369,7 +371,7 @@ func LeftoverLinks() ([]LeftoverLink, error) {
 		a := l.Attrs()
 		pidStr, ok := strings.CutPrefix(a.Alias, aliasPrefix)
 		pid, err := strconv.Atoi(pidStr)
-		if !ok || err != nil || pid <= 0 || !linkName.MatchString(a.Name) || l.Type() != "veth" {
+		if !ok || err != nil || pid <= 0 || !linkName().MatchString(a.Name) || l.Type() != "veth" {
 			continue
 		}
 		out = append(out, LeftoverLink{Name: a.Name, PID: pid, Alive: ovs.ProcessAlive(pid)})

@@ -78,6 +78,11 @@ func parseAddresses(args []string) ([]pci.Address, error) {
 }
 
 func gather(g *globals, devices []string) (*check.Facts, error) {
+	return gatherWith(g, devices, check.Options{})
+}
+
+// gatherWith is gather with o's other choices (o.Devices comes from devices).
+func gatherWith(g *globals, devices []string, o check.Options) (*check.Facts, error) {
 	r, err := g.hostRoot()
 	if err != nil {
 		return nil, err
@@ -86,7 +91,8 @@ func gather(g *globals, devices []string) (*check.Facts, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := check.Gather(r, check.Options{Devices: addrs})
+	o.Devices = addrs
+	f, err := check.Gather(r, o)
 	if err != nil {
 		return nil, inputErr(err)
 	}

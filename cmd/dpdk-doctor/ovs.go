@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dpdk-doctor/dpdk-doctor/check"
+	"github.com/dpdk-doctor/dpdk-doctor/host"
 	"github.com/dpdk-doctor/dpdk-doctor/ovs"
 	"github.com/dpdk-doctor/dpdk-doctor/traffic"
 )
@@ -64,20 +65,34 @@ func ovsState(ctx context.Context, g *globals, f *check.Facts) (st *ovs.State, s
 // ovsLive reads the live database the flags name (--db, else the default socket when it is
 // there). ok is false when there is none.
 func ovsLive(ctx context.Context) (st *ovs.State, source string, ok bool, err error) {
+	return startLive(ctx)()
+}
+
+// startLive dials the live database the flags name and sends the read now; the function it
+// returns waits for the answer and gives ovsLive's. The wait is shown on a terminal from the
+// dial on.
+func startLive(ctx context.Context) func() (*ovs.State, string, bool, error) {
 	db := dbFlag
 	if db == "" {
 		db = ovs.DefaultDB
 		if _, err := os.Stat(strings.TrimPrefix(db, "unix:")); err != nil {
-			return nil, "", false, nil // no local OVS: nothing to judge
+			return func() (*ovs.State, string, bool, error) { return nil, "", false, nil } // no local OVS: nothing to judge
 		}
 	}
-	st, err = readDB(ctx, db)
-	return st, db, err == nil, err
+	done := progress(ctx, "OVSDB at "+db, dbTimeout)
+	read := ovs.StartReadOnce(ctx, db, ovs.Options{TLS: dbTLS, Timeout: dbTimeout})
+	return func() (*ovs.State, string, bool, error) {
+		defer done()
+		st, err := read.Wait()
+		return st, db, err == nil, err
+	}
 }
 
 // ovsStateSoon starts reading the live database now, while the caller gathers the host facts,
 // when the flags say ovsState will read one (--db, or this host); the function it returns
-// gives ovsState's answer. The two waits overlap instead of adding up.
+// gives ovsState's answer. The two waits overlap instead of adding up. A local (unix:)
+// database's request is sent before ovsStateSoon returns, so ovsdb-server works on it from
+// the start; a remote one is dialled alongside the gathering.
 func ovsStateSoon(ctx context.Context, g *globals) func(f *check.Facts) (*ovs.State, string, bool, error) {
 	if dbFlag == "" && (g.root != "" || g.demo) {
 		return func(f *check.Facts) (*ovs.State, string, bool, error) { return ovsState(ctx, g, f) }
@@ -89,23 +104,22 @@ func ovsStateSoon(ctx context.Context, g *globals) func(f *check.Facts) (*ovs.St
 		err    error
 	}
 	ch := make(chan result, 1)
+	var wait func() (*ovs.State, string, bool, error)
+	if dbFlag == "" || strings.HasPrefix(dbFlag, "unix:") {
+		wait = startLive(ctx) // a connect and a write on a local socket
+	}
 	go func() {
+		if wait == nil {
+			wait = startLive(ctx)
+		}
 		var r result
-		r.st, r.source, r.ok, r.err = ovsLive(ctx)
+		r.st, r.source, r.ok, r.err = wait()
 		ch <- r
 	}()
 	return func(*check.Facts) (*ovs.State, string, bool, error) {
 		r := <-ch
 		return r.st, r.source, r.ok, r.err
 	}
-}
-
-// readDB reads the state of db once (one transact, no monitor) within --db-timeout, showing
-// the wait on a terminal.
-func readDB(ctx context.Context, db string) (*ovs.State, error) {
-	done := progress(ctx, "OVSDB at "+db, dbTimeout)
-	defer done()
-	return ovs.ReadOnce(ctx, db, ovs.Options{TLS: dbTLS, Timeout: dbTimeout})
 }
 
 func ovsFindings(cmd *cobra.Command, g *globals, f *check.Facts) []check.Finding {
@@ -147,7 +161,10 @@ func newOVS(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			state := ovsStateSoon(cmd.Context(), g)
-			f, err := gather(g, nil)
+			if g.root == "" && !g.demo {
+				ovs.PreloadLog(host.Live()) // found among the processes while the facts are gathered
+			}
+			f, err := gatherWith(g, nil, check.Options{NoNames: true}) // show prints no device names
 			if err != nil {
 				return err
 			}

@@ -84,15 +84,64 @@ func (c *Conn) Close() error {
 // Call sends method(params) and decodes the result into out. Notifications the server sends
 // in between (echo requests) are answered or skipped.
 func (c *Conn) Call(method string, params any, out any) error {
-	c.id++
-	id := c.id
-	req, err := json.Marshal(map[string]any{"method": method, "params": params, "id": id})
+	id, err := c.Send(method, params)
 	if err != nil {
 		return err
 	}
-	if _, err := c.c.Write(req); err != nil {
-		return fmt.Errorf("%s: sending %s: %w", c.name, method, err)
+	return c.Await(id, method, out)
+}
+
+// Send sends method(params) and returns the request's id for Await: the request is on its way
+// (the server working on it) while the caller does something else.
+func (c *Conn) Send(method string, params any) (id int, err error) {
+	c.id++
+	id = c.id
+	req, err := json.Marshal(map[string]any{"method": method, "params": params, "id": id})
+	if err != nil {
+		return 0, err
 	}
+	if _, err := c.c.Write(req); err != nil {
+		return 0, fmt.Errorf("%s: sending %s: %w", c.name, method, err)
+	}
+	return id, nil
+}
+
+// SendRaw is Send with params already in JSON: the request is put together without
+// encoding/json's reflection, whose first use costs a fifth of a millisecond at start-up.
+func (c *Conn) SendRaw(method string, params json.RawMessage) (id int, err error) {
+	if !plainName(method) {
+		return c.Send(method, params)
+	}
+	c.id++
+	id = c.id
+	req := make([]byte, 0, len(params)+len(method)+40)
+	req = append(req, `{"id":`...)
+	req = strconv.AppendInt(req, int64(id), 10)
+	req = append(req, `,"method":"`...)
+	req = append(req, method...)
+	req = append(req, `","params":`...)
+	req = append(req, params...)
+	req = append(req, '}')
+	if _, err := c.c.Write(req); err != nil {
+		return 0, fmt.Errorf("%s: sending %s: %w", c.name, method, err)
+	}
+	return id, nil
+}
+
+// plainName reports whether s is a JSON string as it is (letters, digits, '_', '-', '/').
+func plainName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '/') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// Await reads until the reply to the request Send numbered id and decodes its result into out
+// (as Call does).
+func (c *Conn) Await(id int, method string, out any) error {
 	for {
 		b, err := c.fr.next()
 		if err != nil {

@@ -89,3 +89,41 @@ func TestPerMessageLimit(t *testing.T) {
 		t.Fatalf("a reply over the limit: %v", err)
 	}
 }
+
+// TestSendRaw: a request put together by SendRaw is the JSON-RPC request Send makes of the
+// same parameters, and its reply is read by Await.
+func TestSendRaw(t *testing.T) {
+	a, b := net.Pipe()
+	got := make(chan map[string]any, 2)
+	go func() {
+		dec := json.NewDecoder(b)
+		for {
+			var m map[string]any
+			if dec.Decode(&m) != nil {
+				return
+			}
+			got <- m
+			json.NewEncoder(b).Encode(map[string]any{"id": m["id"], "result": []any{"ok"}, "error": nil})
+		}
+	}()
+	c := NewConn(context.Background(), a, "pipe", 0)
+	defer c.Close()
+	params := json.RawMessage(`["Open_vSwitch",{"op":"select","table":"Bridge","where":[],"columns":["name"]}]`)
+	for _, send := range []func() (int, error){
+		func() (int, error) { return c.SendRaw("transact", params) },
+		func() (int, error) { return c.Send("transact", params) },
+	} {
+		id, err := send()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := <-got
+		if m["method"] != "transact" || m["id"] != float64(id) || len(m["params"].([]any)) != 2 {
+			t.Errorf("request %v", m)
+		}
+		var out []json.RawMessage
+		if err := c.Await(id, "transact", &out); err != nil || len(out) != 1 {
+			t.Errorf("reply %q %v", out, err)
+		}
+	}
+}

@@ -124,6 +124,11 @@ func (s *Session) write(ctx context.Context, b []byte) error {
 	if err != nil && (n > 0 || !errors.Is(err, os.ErrDeadlineExceeded)) {
 		s.end(fmt.Errorf("%s: %w", s.name, err))
 	}
+	if err != nil && n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		// ctx's deadline passed between the check above and the write, before ctx's own
+		// timer said so: the caller hears what ctx will say, not the socket's "i/o timeout".
+		return context.DeadlineExceeded
+	}
 	return err
 }
 

@@ -150,3 +150,33 @@ func TestSessionWriteDeadline(t *testing.T) {
 		t.Fatalf("the session after them: %q %v", out, err)
 	}
 }
+
+// lateContext's deadline has passed but its Err still says nothing: the moment between a
+// context's deadline and its timer firing.
+type lateContext struct{ context.Context }
+
+func (lateContext) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+func (lateContext) Err() error                  { return nil }
+
+// TestSessionWriteAtDeadline: a write that fails because the context's deadline passed just
+// before it (and nothing was sent) reports context.DeadlineExceeded, as the context itself
+// will, not the socket's "i/o timeout" (a Client's WaitPort reported that now and then when
+// its last wait slice ended with the context); the session stays usable.
+func TestSessionWriteAtDeadline(t *testing.T) {
+	s := peer(t, 0, func(c net.Conn, dec *json.Decoder) {
+		var r request
+		if dec.Decode(&r) != nil {
+			return
+		}
+		json.NewEncoder(c).Encode(map[string]any{"id": r.ID, "result": "ok", "error": nil})
+	})
+	if err := s.Call(lateContext{context.Background()}, "x", []any{}, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a write at the deadline: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var out string
+	if err := s.Call(ctx, "z", []any{}, &out); err != nil || out != "ok" {
+		t.Fatalf("the session after it: %q %v", out, err)
+	}
+}

@@ -1,6 +1,7 @@
 package ovsrpc
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,12 +17,12 @@ import (
 type framer struct {
 	r   io.Reader
 	max int64
-	buf []byte // buf[:n] holds bytes read and not yet handed out
+	buf []byte // buf[:n] holds bytes read and not yet handed out; nil until the next read
 	n   int
 }
 
 func newFramer(r io.Reader, max int64) *framer {
-	return &framer{r: r, max: max, buf: make([]byte, min(64<<10, max+1))}
+	return &framer{r: r, max: max}
 }
 
 // next returns the next message's bytes (a JSON object).
@@ -31,6 +32,9 @@ func (f *framer) next() ([]byte, error) {
 		inStr, esc bool
 		start      = -1 // where the object starts; -1 before its '{'
 	)
+	if f.buf == nil {
+		f.buf = make([]byte, min(64<<10, f.max+1))
+	}
 	i := 0
 	for {
 		for ; i < f.n; i++ {
@@ -54,6 +58,12 @@ func (f *framer) next() ([]byte, error) {
 					inStr = false
 				}
 			case c == '"':
+				// A string without escapes (names, UUIDs: most of a reply's bytes) is passed
+				// with one byte search; any other is walked byte by byte.
+				if k := bytes.IndexByte(f.buf[i+1:f.n], '"'); k >= 0 && bytes.IndexByte(f.buf[i+1:i+1+k], '\\') < 0 {
+					i += k + 1
+					continue
+				}
 				inStr = true
 			case c == '{' || c == '[':
 				depth++
@@ -105,6 +115,13 @@ func (f *framer) next() ([]byte, error) {
 // take hands out buf[start:end] and keeps the rest for the next call. The bytes handed out
 // are copied, so the caller may keep them while the buffer is reused.
 func (f *framer) take(start, end int) []byte {
+	if end == f.n && end-start > 64<<10 {
+		// A large message that is all the buffer holds (a one-shot read's reply): hand the
+		// buffer itself out instead of copying it, and start a new one on the next read.
+		out := f.buf[start:end:end]
+		f.buf, f.n = nil, 0
+		return out
+	}
 	out := append([]byte(nil), f.buf[start:end]...)
 	copy(f.buf, f.buf[end:f.n])
 	f.n -= end
@@ -220,6 +237,9 @@ func skipValue(b []byte, i int) (int, error) {
 	}
 	switch b[i] {
 	case '"':
+		if k := bytes.IndexByte(b[i+1:], '"'); k >= 0 && bytes.IndexByte(b[i+1:i+1+k], '\\') < 0 {
+			return i + k + 2, nil // no escapes: one byte search
+		}
 		for j := i + 1; j < len(b); j++ {
 			switch b[j] {
 			case '\\':
