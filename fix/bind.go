@@ -55,6 +55,19 @@ type persistFile struct {
 	Before  string `json:"before,omitempty"`
 }
 
+// keep returns f with what its path holds now (Existed, Before), for a run's record: the
+// rollback puts it back or removes the file.
+func (f persistFile) keep() (persistFile, error) {
+	old, err := readBounded(f.Path, 1<<20)
+	switch {
+	case err == nil:
+		f.Existed, f.Before = true, string(old)
+	case !isNotExist(err):
+		return f, err
+	}
+	return f, nil
+}
+
 // driversSnapshot is what a bind or unbind records for its rollback.
 type driversSnapshot struct {
 	SysRoot string        `json:"sys_root"`
@@ -247,11 +260,8 @@ func (b *Bind) Plan() []string {
 func (b *Bind) Snapshot() (json.RawMessage, error) {
 	s := driversSnapshot{SysRoot: b.o.Sysfs.Root, Target: b.target, Members: b.members}
 	for _, f := range b.files {
-		old, err := readBounded(f.Path, 1<<20)
-		switch {
-		case err == nil:
-			f.Existed, f.Before = true, string(old)
-		case !isNotExist(err):
+		f, err := f.keep()
+		if err != nil {
 			return nil, err
 		}
 		s.Files = append(s.Files, f)

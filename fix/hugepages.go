@@ -180,12 +180,8 @@ func (h *Hugepages) Snapshot() (json.RawMessage, error) {
 		}
 	}
 	if h.file != nil {
-		f := *h.file
-		old, err := readBounded(f.Path, 1<<20)
-		switch {
-		case err == nil:
-			f.Existed, f.Before = true, string(old)
-		case !isNotExist(err):
+		f, err := h.file.keep()
+		if err != nil {
 			return nil, err
 		}
 		s.Files = append(s.Files, f)

@@ -504,11 +504,8 @@ func (m *mountPlan) snapshot() (*mountSnapshot, error) {
 	s := &mountSnapshot{Target: m.target, Path: m.path, Size: m.size, Mounted: m.mountNow, MadeDir: m.makeDir,
 		Link: m.link, Systemctl: m.systemctl, Unit: m.unit}
 	for _, f := range m.files {
-		old, err := readBounded(f.Path, 1<<20)
-		switch {
-		case err == nil:
-			f.Existed, f.Before = true, string(old)
-		case !isNotExist(err):
+		f, err := f.keep()
+		if err != nil {
 			return nil, err
 		}
 		s.Files = append(s.Files, f)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/ovstest"
 )
 
 // speedReply is the reply ovsdb-server gives ReadOnce's transact for TestPairedSpeed's
@@ -63,27 +65,13 @@ func speedReply(n int) []byte {
 // answers at once with the bytes ovsdb-server sends (TestPairedSpeed's database).
 func BenchmarkReadOnceReplay512(b *testing.B) {
 	reply := speedReply(512)
-	path := filepath.Join(b.TempDir(), "db.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			buf := make([]byte, 4096)
-			if _, err := c.Read(buf); err == nil {
-				c.Write(reply)
-				c.Read(buf) // until the client closes
-			}
-			c.Close()
+	db := ovstest.Listen(b, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		if _, err := c.Read(buf); err == nil {
+			c.Write(reply)
+			c.Read(buf) // until the client closes
 		}
-	}()
-	db := "unix:" + path
+	})
 	ctx := context.Background()
 	b.SetBytes(int64(len(reply)))
 	b.ReportAllocs()
@@ -104,29 +92,15 @@ func BenchmarkReadOnceReplay512(b *testing.B) {
 func TestStartReadOnceSends(t *testing.T) {
 	reply := speedReply(8)
 	got := make(chan []byte, 2)
-	path := filepath.Join(t.TempDir(), "db.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			buf := make([]byte, 4096)
-			n, err := c.Read(buf)
-			if err == nil {
-				got <- buf[:n]
-				c.Write(reply)
-				c.Read(buf)
-			}
-			c.Close()
+	db := ovstest.Listen(t, func(c net.Conn) {
+		buf := make([]byte, 4096)
+		n, err := c.Read(buf)
+		if err == nil {
+			got <- buf[:n]
+			c.Write(reply)
+			c.Read(buf)
 		}
-	}()
-	db := "unix:" + path
+	})
 	ctx := context.Background()
 	pr := StartReadOnce(ctx, db, Options{})
 	select {

@@ -444,39 +444,24 @@ func serverPID(t *testing.T, in *ovstest.Instance) int {
 // limit with an error naming it, and the process's peak memory stays bounded (it grew by
 // 800 MB in 3 s before).
 func TestOVSFlood(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "flood.sock")
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
+	db := ovstest.Listen(t, func(c net.Conn) {
+		c.Write([]byte(`{"id":0,"error":null,"result":"`))
+		chunk := []byte(strings.Repeat("A", 256<<10))
 		for {
-			c, err := ln.Accept()
-			if err != nil {
+			if _, err := c.Write(chunk); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				c.Write([]byte(`{"id":0,"error":null,"result":"`))
-				chunk := []byte(strings.Repeat("A", 256<<10))
-				for {
-					if _, err := c.Write(chunk); err != nil {
-						return
-					}
-				}
-			}()
 		}
-	}()
-	cmd := exec.Command(binary, "ovs", "show", "--db", "unix:"+path, "--db-timeout", "60s")
+	})
+	cmd := exec.Command(binary, "ovs", "show", "--db", db, "--db-timeout", "60s")
 	var errb strings.Builder
 	cmd.Stderr = &errb
 	start := time.Now()
-	err = cmd.Run()
+	err := cmd.Run()
 	took := time.Since(start)
 	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB
 	t.Logf("flood: exit after %v, peak RSS %d MiB: %s", took, peak>>10, strings.TrimSpace(errb.String()))
-	if err == nil || !strings.Contains(errb.String(), "unix:"+path) || !strings.Contains(errb.String(), "more than 64 MiB") {
+	if err == nil || !strings.Contains(errb.String(), db) || !strings.Contains(errb.String(), "more than 64 MiB") {
 		t.Errorf("want an error naming the peer and the limit: %v %s", err, errb.String())
 	}
 	if peak > 256<<10 {
