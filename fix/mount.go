@@ -325,6 +325,9 @@ func (m *mountPlan) planPersist(o MountOptions) error {
 			return nil
 		}
 	} else {
+		if err == nil {
+			m.notes = append(m.notes, fmt.Sprintf("# /%s exists with other contents: it is replaced (its old text is kept in the run's record, and a rollback puts it back)", rel))
+		}
 		m.files = append(m.files, persistFile{Path: filepath.Join(o.Target, rel), Content: MountUnit(o.Path, o.Size)})
 	}
 	m.systemctl = o.Host.Exists("run/systemd/system") && o.Target == "/"

@@ -210,6 +210,38 @@ func TestMountPersistUnit(t *testing.T) {
 	}
 }
 
+// TestMountPersistReplacesUnit: a unit of that name with other contents is replaced, the plan
+// says so, and the rollback puts the old text back.
+func TestMountPersistReplacesUnit(t *testing.T) {
+	_, root := mountTree(t, "dev/hugepages-1G", true)
+	unit := filepath.Join(root, `etc/systemd/system/dev-hugepages\x2d1G.mount`)
+	os.MkdirAll(filepath.Dir(unit), 0o755)
+	old := "# an operator's own unit\n[Mount]\nWhat=hugetlbfs\nWhere=/dev/hugepages-1G\nType=hugetlbfs\n"
+	os.WriteFile(unit, []byte(old), 0o644)
+	r, _ := host.Dir(root)
+	h, err := PlanMount(MountOptions{Size: "1G", Persist: true, Host: r, Target: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan := strings.Join(h.Plan(), "\n"); !strings.Contains(plan, "exists with other contents: it is replaced") {
+		t.Errorf("the plan does not say the unit is replaced:\n%s", plan)
+	}
+	run := &Runner{StateDir: t.TempDir(), Out: &bytes.Buffer{}}
+	rec, err := run.Run(context.Background(), h, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(unit); string(b) != MountUnit("/dev/hugepages-1G", "1G") {
+		t.Fatalf("unit not replaced:\n%s", b)
+	}
+	if err := run.Rollback(context.Background(), rec.ID, true); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(unit); string(b) != old {
+		t.Errorf("the rollback did not put the old unit back:\n%s", b)
+	}
+}
+
 // TestMountPersistFstab: without systemd the boot-time mount is a line appended to /etc/fstab,
 // and the rollback puts the file back byte for byte.
 func TestMountPersistFstab(t *testing.T) {
