@@ -60,8 +60,8 @@ CGO_ENABLED=0 go build -o /dev/null ./cmd/dpdk-doctor
 echo "== GOARCH=arm64 build"
 GOARCH=arm64 CGO_ENABLED=0 go build ./...
 
-echo "== go test -race (the packages that read and judge in parallel)"
-go test -race -count=1 ./host/... ./pci/... ./check/...
+echo "== go test -race (the packages that read, judge and decode in parallel)"
+go test -race -count=1 ./host/... ./pci/... ./check/... ./ovs/... ./internal/ovsrpc/... ./netif/...
 
 echo "== go test"
 # -p 1: the OVS-DPDK integration tests need the machine's hugepages and cores to themselves.
