@@ -14,14 +14,13 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/dpdk-doctor/dpdk-doctor/internal/frames"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/testenv"
 )
 
 func needTcpdump(t *testing.T) {
 	if _, err := exec.LookPath("tcpdump"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true: tcpdump is required")
-		}
-		t.Skip("no tcpdump (under CI it must be installed)")
+		testenv.Unavailable(t, "tcpdump is required")
 	}
 }
 

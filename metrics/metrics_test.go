@@ -20,6 +20,8 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/check"
 	"github.com/dpdk-doctor/dpdk-doctor/demo"
 	"github.com/dpdk-doctor/dpdk-doctor/ovs"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -214,10 +216,7 @@ func TestWriteFileAtomic(t *testing.T) {
 func need(t *testing.T, path, pkg string) string {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true: %s is required (apt-get install %s)", path, pkg)
-		}
-		t.Skipf("%s not installed (under CI it must be): %v", path, err)
+		testenv.Unavailable(t, "%s is required (apt-get install %s)", path, pkg)
 	}
 	return path
 }

@@ -14,16 +14,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dpdk-doctor/dpdk-doctor/host"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/testenv"
 )
 
 // needRoot skips a test that needs root, or fails it under CI=true, where it must run.
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root to create veths (CI=true: this test must run)")
-		}
-		t.Skip("needs root to create veths")
+		testenv.Unavailable(t, "needs root to create veths (CI=true: this test must run)")
 	}
 }
 

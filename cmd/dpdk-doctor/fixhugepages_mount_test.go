@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/dpdk-doctor/dpdk-doctor/internal/testhost"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/testenv"
 )
 
 // TestFixHugepagesMountCLI: the dry run on a tree plans the mount and the boot-time line for
@@ -76,16 +78,10 @@ grep hugetlbfs "$root/proc/mounts" || true
 func TestFixHugepagesMountApply(t *testing.T) {
 	unshare, err := exec.LookPath("unshare")
 	if err != nil || os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI: unshare and root are needed to mount hugetlbfs in a private mount namespace")
-		}
-		t.Skip("needs unshare and root")
+		testenv.Unavailable(t, "unshare and root are needed to mount hugetlbfs in a private mount namespace")
 	}
 	if _, err := os.Stat("/sys/kernel/mm/hugepages/hugepages-2048kB"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI: this kernel has no 2M huge pages")
-		}
-		t.Skip("this kernel has no 2M huge pages")
+		testenv.Unavailable(t, "this kernel has no 2M huge pages")
 	}
 	root := t.TempDir()
 	if err := testhost.NUMA4TwoNICs(false).Write(root); err != nil {

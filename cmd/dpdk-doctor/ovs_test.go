@@ -18,6 +18,8 @@ import (
 	"unsafe"
 
 	"github.com/dpdk-doctor/dpdk-doctor/internal/ovstest"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/testenv"
 )
 
 // ovsInstance is the one real OVS-DPDK the tests of this package share (the machine has room
@@ -29,10 +31,7 @@ func realOVS(t *testing.T) *ovstest.Instance {
 	if ovsInstance == nil {
 		in, err := ovstest.Start(ovstest.Options{Switch: true})
 		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("CI=true: the real OVS-DPDK must run: %v", err)
-			}
-			t.Skipf("no real OVS-DPDK here (under CI it must run): %v", err)
+			testenv.Unavailable(t, "the real OVS-DPDK must run: %v", err)
 		}
 		ovsInstance = in
 	}
@@ -302,10 +301,7 @@ func TestOVSUnreachable(t *testing.T) {
 	stopOVS()
 	db, err := ovstest.Start(ovstest.Options{Switch: false})
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal(err)
-		}
-		t.Skipf("no private ovsdb-server here (under CI it must run): %v", err)
+		testenv.Unavailable(t, "a private ovsdb-server must run: %v", err)
 	}
 	defer db.Stop()
 	db.Vsctl("--no-wait", "add-br", "br-gone")
@@ -526,10 +522,7 @@ func TestOVSProgress(t *testing.T) {
 // is missing.
 func TestOVSPermission(t *testing.T) {
 	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI: needs root to run the binary as another user")
-		}
-		t.Skip("needs root to run the binary as another user")
+		testenv.Unavailable(t, "needs root to run the binary as another user")
 	}
 	dir, err := os.MkdirTemp("", "dpdk-doctor-perm")
 	if err != nil {

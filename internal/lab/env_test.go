@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/testenv"
 )
 
 // The lab's tests boot real kernels: they run under CI=true (where they may not skip) or with
@@ -24,10 +26,7 @@ func need(t *testing.T, err error, what string) {
 	if err == nil {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("lab: %s: %v (CI=true: the lab may not skip; scripts/test.sh installs what it needs)", what, err)
-	}
-	t.Skipf("lab: %s: %v", what, err)
+	testenv.Unavailable(t, "lab: %s: %v (CI=true: the lab may not skip; scripts/test.sh installs what it needs)", what, err)
 }
 
 var (

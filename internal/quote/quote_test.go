@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/dpdk-doctor/dpdk-doctor/internal/testenv"
 )
 
 func TestText(t *testing.T) {
@@ -25,7 +27,7 @@ func TestText(t *testing.T) {
 func TestShell(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("no bash")
+		testenv.Unavailable(t, "bash is needed to read the quoted words back")
 	}
 	for _, s := range []string{"eno1", "ens1f0", "a;rm -rf /", "it's", "x\x1b[2J;reboot", "$(id)", "`id`", "new\nline", "", "\xff\\'"} {
 		q := Shell(s)
