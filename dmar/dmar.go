@@ -6,6 +6,7 @@ package dmar
 import (
 	"encoding/binary"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/dpdk-doctor/dpdk-doctor/internal/acpi"
@@ -116,8 +117,6 @@ func Parse(b []byte) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	le := binary.LittleEndian
-	length := h.Length
 	t := &Table{
 		Revision:         h.Revision,
 		OEMID:            h.OEMID,
@@ -131,23 +130,14 @@ func Parse(b []byte) (*Table, error) {
 	if warning != "" {
 		t.Warnings = append(t.Warnings, warning)
 	}
-	for off := headerLen; off < length; {
-		if length-off < 4 {
-			return nil, fmt.Errorf("DMAR: %d stray bytes at offset %#x, too few for a structure header", length-off, off)
-		}
-		typ, n := le.Uint16(b[off:]), int(le.Uint16(b[off+2:]))
-		if n < 4 {
-			return nil, fmt.Errorf("DMAR: structure at offset %#x (type %d) has length %d, less than its own header", off, typ, n)
-		}
-		if off+n > length {
-			return nil, fmt.Errorf("DMAR: structure at offset %#x (type %d) has length %d, overrunning the table's %d bytes", off, typ, n, length)
-		}
-		s, err := parseStructure(b[off:off+n], off)
-		if err != nil {
-			return nil, err
-		}
+	typ := func(s []byte) string { return strconv.Itoa(int(binary.LittleEndian.Uint16(s))) }
+	err = acpi.Walk(b, "DMAR", headerLen, "structure", typ, func(sub []byte, off int) error {
+		s, err := parseStructure(sub, off)
 		t.Structures = append(t.Structures, s)
-		off += n
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return t, nil
 }

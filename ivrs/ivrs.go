@@ -179,7 +179,6 @@ func Parse(b []byte) (*Table, error) {
 		return nil, err
 	}
 	le := binary.LittleEndian
-	length := h.Length
 	t := &Table{
 		Revision:        h.Revision,
 		OEMID:           h.OEMID,
@@ -193,23 +192,14 @@ func Parse(b []byte) (*Table, error) {
 	if warning != "" {
 		t.Warnings = append(t.Warnings, warning+": Linux rejects the table (\"IVRS invalid checksum\") and runs without the IOMMU")
 	}
-	for off := headerLen; off < length; {
-		if length-off < 4 {
-			return nil, fmt.Errorf("IVRS: %d stray bytes at offset %#x, too few for a block header", length-off, off)
-		}
-		typ, n := b[off], int(le.Uint16(b[off+2:]))
-		if n < 4 {
-			return nil, fmt.Errorf("IVRS: block at offset %#x (type %#02x) has length %d, less than its own header", off, typ, n)
-		}
-		if off+n > length {
-			return nil, fmt.Errorf("IVRS: block at offset %#x (type %#02x) has length %d, overrunning the table's %d bytes", off, typ, n, length)
-		}
-		blk, err := parseBlock(b[off:off+n], off)
-		if err != nil {
-			return nil, err
-		}
+	typ := func(s []byte) string { return fmt.Sprintf("%#02x", s[0]) }
+	err = acpi.Walk(b, "IVRS", headerLen, "block", typ, func(sub []byte, off int) error {
+		blk, err := parseBlock(sub, off)
 		t.Blocks = append(t.Blocks, blk)
-		off += n
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return t, nil
 }

@@ -65,3 +65,29 @@ func ParseHeader(b []byte, sig string, fixed int) (h Header, table []byte, warni
 	}
 	return h, b, warning, nil
 }
+
+// Walk calls each for every subtable of table (as ParseHeader returns it) from offset start on:
+// DMAR's remapping structures and IVRS's blocks alike start with a type and, at offset 2, their
+// 16-bit length. noun names them in errors ("structure", "block") and typ formats a subtable's
+// type. A subtable that is shorter than its own 4-byte header, or overruns the table, or bytes
+// too few for a header at the end, is an error naming the table and the offset.
+func Walk(table []byte, sig string, start int, noun string, typ func(sub []byte) string, each func(sub []byte, off int) error) error {
+	length := len(table)
+	for off := start; off < length; {
+		if length-off < 4 {
+			return fmt.Errorf("%s: %d stray bytes at offset %#x, too few for a %s header", sig, length-off, off, noun)
+		}
+		n := int(binary.LittleEndian.Uint16(table[off+2:]))
+		if n < 4 {
+			return fmt.Errorf("%s: %s at offset %#x (type %s) has length %d, less than its own header", sig, noun, off, typ(table[off:]), n)
+		}
+		if off+n > length {
+			return fmt.Errorf("%s: %s at offset %#x (type %s) has length %d, overrunning the table's %d bytes", sig, noun, off, typ(table[off:]), n, length)
+		}
+		if err := each(table[off:off+n], off); err != nil {
+			return err
+		}
+		off += n
+	}
+	return nil
+}

@@ -63,3 +63,26 @@ func FuzzParseHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestWalk: subtables are handed out by their own length; one shorter than its header, one
+// overrunning the table and stray bytes at the end are errors naming the table and the offset.
+func TestWalk(t *testing.T) {
+	typ := func(s []byte) string { return "x" }
+	tb := append(make([]byte, 8), 1, 0, 6, 0, 9, 9, 2, 0, 4, 0)
+	var got []int
+	if err := Walk(tb, "TEST", 8, "block", typ, func(s []byte, off int) error { got = append(got, off, len(s)); return nil }); err != nil || len(got) != 4 || got[0] != 8 || got[1] != 6 || got[2] != 14 || got[3] != 4 {
+		t.Fatalf("%v %v", got, err)
+	}
+	for name, c := range map[string]struct {
+		b    []byte
+		want string
+	}{
+		"short":   {append(make([]byte, 8), 1, 0, 2, 0), "TEST: block at offset 0x8 (type x) has length 2, less than its own header"},
+		"overrun": {append(make([]byte, 8), 1, 0, 9, 0), "TEST: block at offset 0x8 (type x) has length 9, overrunning the table's 12 bytes"},
+		"stray":   {append(make([]byte, 8), 1, 0), "TEST: 2 stray bytes at offset 0x8, too few for a block header"},
+	} {
+		if err := Walk(c.b, "TEST", 8, "block", typ, func([]byte, int) error { return nil }); err == nil || err.Error() != c.want {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+}
