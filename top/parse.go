@@ -48,47 +48,39 @@ func parseHeader(line string) (Thread, bool, error) {
 // ParseStats reads `ovs-appctl dpif-netdev/pmd-stats-show` text (OVS 2.x to 3.x): a header
 // per thread, then "  key: number" lines, some with a percentage after the number.
 func ParseStats(text string) ([]Thread, error) {
-	if len(text) > MaxText {
-		return nil, fmt.Errorf("pmd-stats-show: %d bytes, more than %d", len(text), MaxText)
-	}
 	var out []Thread
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 4096), MaxText)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimRight(sc.Text(), " \t\r")
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
+	err := eachLine(text, "pmd-stats-show", func(n int, line string) error {
 		if !strings.HasPrefix(line, " ") {
 			t, ok, err := parseHeader(line)
 			if err != nil {
-				return nil, fmt.Errorf("pmd-stats-show line %d: %w", n, err)
+				return fmt.Errorf("pmd-stats-show line %d: %w", n, err)
 			}
 			if !ok {
-				return nil, fmt.Errorf("pmd-stats-show line %d: %q is neither a thread header nor an indented statistic", n, line)
+				return fmt.Errorf("pmd-stats-show line %d: %q is neither a thread header nor an indented statistic", n, line)
 			}
 			out = append(out, t)
-			continue
+			return nil
 		}
 		if len(out) == 0 {
-			return nil, fmt.Errorf("pmd-stats-show line %d: a statistic before any thread header", n)
+			return fmt.Errorf("pmd-stats-show line %d: a statistic before any thread header", n)
 		}
 		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
 		if !ok {
-			return nil, fmt.Errorf("pmd-stats-show line %d: %q has no \"key: value\"", n, line)
+			return fmt.Errorf("pmd-stats-show line %d: %q has no \"key: value\"", n, line)
 		}
 		f := strings.Fields(v)
 		if len(f) == 0 {
-			return nil, fmt.Errorf("pmd-stats-show line %d: %q has no value", n, line)
+			return fmt.Errorf("pmd-stats-show line %d: %q has no value", n, line)
 		}
 		x, err := strconv.ParseFloat(f[0], 64)
 		if err != nil {
-			return nil, fmt.Errorf("pmd-stats-show line %d: %q: %q is not a number", n, line, f[0])
+			return fmt.Errorf("pmd-stats-show line %d: %q: %q is not a number", n, line, f[0])
 		}
 		out[len(out)-1].Stats[k] = x
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("pmd-stats-show: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -107,45 +99,36 @@ type Rxq struct {
 // "  port: NAME  queue-id: N (enabled)  pmd usage: X %" lines ("isolated", "overhead" lines
 // are skipped).
 func ParseRxqs(text string) ([]Rxq, error) {
-	if len(text) > MaxText {
-		return nil, fmt.Errorf("pmd-rxq-show: %d bytes, more than %d", len(text), MaxText)
-	}
 	var out []Rxq
 	var cur *Thread
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 4096), MaxText)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimRight(sc.Text(), " \t\r")
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
+	err := eachLine(text, "pmd-rxq-show", func(n int, line string) error {
 		if !strings.HasPrefix(line, " ") {
 			if !strings.HasPrefix(line, "pmd thread") {
-				continue // "Displaying last 60 seconds pmd usage %" (OVS 2.16 and later)
+				return nil // "Displaying last 60 seconds pmd usage %" (OVS 2.16 and later)
 			}
 			t, ok, err := parseHeader(line)
 			if err != nil || !ok {
-				return nil, fmt.Errorf("pmd-rxq-show line %d: %q is not a PMD thread header", n, line)
+				return fmt.Errorf("pmd-rxq-show line %d: %q is not a PMD thread header", n, line)
 			}
 			cur = &t
-			continue
+			return nil
 		}
 		s := strings.TrimSpace(line)
 		if !strings.HasPrefix(s, "port:") {
-			continue // isolated : false, overhead: 0 %
+			return nil // isolated : false, overhead: 0 %
 		}
 		if cur == nil {
-			return nil, fmt.Errorf("pmd-rxq-show line %d: a queue before any thread header", n)
+			return fmt.Errorf("pmd-rxq-show line %d: a queue before any thread header", n)
 		}
 		q := Rxq{NUMA: cur.NUMA, Core: cur.Core, Usage: -1}
 		f := strings.Fields(s)
 		if len(f) < 4 || f[2] != "queue-id:" {
-			return nil, fmt.Errorf("pmd-rxq-show line %d: %q: want \"port: NAME queue-id: N ...\"", n, line)
+			return fmt.Errorf("pmd-rxq-show line %d: %q: want \"port: NAME queue-id: N ...\"", n, line)
 		}
 		q.Port = f[1]
 		id, err := strconv.Atoi(f[3])
 		if err != nil || id < 0 {
-			return nil, fmt.Errorf("pmd-rxq-show line %d: queue-id %q is not a number", n, f[3])
+			return fmt.Errorf("pmd-rxq-show line %d: queue-id %q is not a number", n, f[3])
 		}
 		q.Queue = id
 		q.Enabled = !strings.Contains(s, "(disabled)")
@@ -158,9 +141,10 @@ func ParseRxqs(text string) ([]Rxq, error) {
 			}
 		}
 		out = append(out, q)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("pmd-rxq-show: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -177,40 +161,31 @@ type Perf struct {
 // ParsePerf reads `ovs-appctl dpif-netdev/pmd-perf-show` text. Lines before the first thread
 // header (Time, Measurement duration) are skipped.
 func ParsePerf(text string) ([]Perf, error) {
-	if len(text) > MaxText {
-		return nil, fmt.Errorf("pmd-perf-show: %d bytes, more than %d", len(text), MaxText)
-	}
 	var out []Perf
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 4096), MaxText)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimRight(sc.Text(), " \t\r")
-		if strings.TrimSpace(line) == "" {
-			continue
-		}
+	err := eachLine(text, "pmd-perf-show", func(n int, line string) error {
 		if strings.HasPrefix(line, "pmd thread") {
 			t, ok, err := parseHeader(line)
 			if err != nil || !ok {
-				return nil, fmt.Errorf("pmd-perf-show line %d: %q is not a PMD thread header", n, line)
+				return fmt.Errorf("pmd-perf-show line %d: %q is not a PMD thread header", n, line)
 			}
 			out = append(out, Perf{NUMA: t.NUMA, Core: t.Core, Val: map[string]float64{}, Pct: map[string]float64{}})
-			continue
+			return nil
 		}
 		if len(out) == 0 || !strings.HasPrefix(line, " ") {
-			continue
+			return nil
 		}
 		s := strings.TrimPrefix(strings.TrimSpace(line), "- ")
 		k, v, ok := strings.Cut(s, ":")
 		if !ok {
-			continue // histogram and table lines of the detailed metrics
+			return nil // histogram and table lines of the detailed metrics
 		}
 		f := strings.Fields(v)
 		if len(f) == 0 {
-			continue
+			return nil
 		}
 		x, err := strconv.ParseFloat(f[0], 64)
 		if err != nil {
-			continue
+			return nil
 		}
 		p := &out[len(out)-1]
 		p.Val[k] = x
@@ -221,9 +196,10 @@ func ParsePerf(text string) ([]Perf, error) {
 				}
 			}
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("pmd-perf-show: %w", err)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -284,4 +260,27 @@ func ParseDpctl(text string) (map[string]map[string]uint64, error) {
 		return nil, fmt.Errorf("dpctl/show: %w", err)
 	}
 	return out, nil
+}
+
+// eachLine hands each non-blank line of an ovs-appctl answer (what names the command) to each,
+// with its 1-based number and trailing blanks cut, after checking the answer's size.
+func eachLine(text, what string, each func(n int, line string) error) error {
+	if len(text) > MaxText {
+		return fmt.Errorf("%s: %d bytes, more than %d", what, len(text), MaxText)
+	}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	sc.Buffer(make([]byte, 4096), MaxText)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimRight(sc.Text(), " \t\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if err := each(n, line); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
