@@ -71,8 +71,9 @@ type Facts struct {
 	IVRSErr  error       // why a present table could not be decoded
 	Release  string      // the running kernel's release (proc/sys/kernel/osrelease)
 	Hostname string      // proc/sys/kernel/hostname
-	// Verdict is the one verdict on the host and every device, computed in Gather from the
-	// facts above; every judgement (check, devices, ovs, fix, probe) reads it.
+	// Verdict is the one verdict on the host and every device, computed in Gather (or, with
+	// Options.Lazy, by Judge) from the facts above; every judgement (check, devices, ovs, fix,
+	// probe) reads it.
 	Verdict   *verdict.Verdict
 	Log       []kmsg.Line
 	LogSource string
@@ -85,10 +86,14 @@ type Facts struct {
 	Explicit  bool          // Selected was named by the user (--device), not chosen by default
 
 	rmrrCount int
+	later     func() // Judge's work left by Options.Lazy, once; nil when Gather did it
 }
 
 // Judged returns the verdict on d.
-func (f *Facts) Judged(d *pci.Device) *verdict.Device { return f.Verdict.Of(d) }
+func (f *Facts) Judged(d *pci.Device) *verdict.Device {
+	f.Judge()
+	return f.Verdict.Of(d)
+}
 
 // intended reports whether d is meant for DPDK: named by the user, or already bound to a DPDK
 // driver. A NIC the host still uses on its kernel driver is judged more gently.
@@ -105,6 +110,10 @@ type Options struct {
 	// NoNames says the caller prints no device names: the live host's pci.ids, which Gather
 	// otherwise reads alongside for them (pci.ReadIDs), is left unread. The facts are the same.
 	NoNames bool
+	// Lazy leaves the kernel log, the interfaces' use, vfio-pci's availability and the verdict
+	// for the first call that needs them (Judge, Judged): for a command that judges only the devices its input names, such as ovs show,
+	// whose errors most often name no device of this host. The verdict is the same.
+	Lazy bool
 }
 
 // Gather reads every fact the checks need from r. It fails only when the host cannot be read at
@@ -112,37 +121,30 @@ type Options struct {
 //
 // The kernel log, the network interfaces, the PCI devices and (on the live host) the PCI ID
 // database are read at the same time as the rest (they take most of the time and depend on
-// nothing else); errors are reported in the order of a sequential read.
+// nothing else); errors are reported in the order of a sequential read. With Options.Lazy the
+// kernel log, the interfaces' use, vfio-pci's availability and the verdict wait for the first
+// call that needs them (Judge).
 func Gather(r host.Root, o Options) (*Facts, error) {
 	f := &Facts{Root: r}
 	var wg sync.WaitGroup
-	var pciErr, logErr error
-	wg.Go(func() {
-		var log []byte
-		log, f.LogSource, logErr = r.KernelLog()
-		if errors.Is(logErr, fs.ErrPermission) {
-			f.LogErr, logErr = logErr, nil
-		}
-		if logErr == nil {
-			f.Log = kmsg.Parse(log)
-			f.Events = kmsg.Events(f.Log)
-		}
-	})
-	wg.Go(func() {
-		ssh := o.SSHConnection
-		if ssh == "" && r.IsLive() {
-			ssh = os.Getenv("SSH_CONNECTION")
-		}
-		if f.Net, f.NetErr = netif.Read(r, netif.Options{SSHConnection: ssh}); f.NetErr != nil {
-			f.Net = &netif.Info{Links: map[string]*netif.Link{}}
-		}
-	})
+	var pciErr error
+	var waitLog func() error
+	if !o.Lazy {
+		waitLog = f.startLog()
+	}
+	if !o.Lazy {
+		wg.Go(func() { f.readNet(o) })
+	}
 	wg.Go(func() { f.Devices, pciErr = pci.Read(r) })
 	if r.IsLive() && !o.NoNames {
 		wg.Go(func() { readIDsAhead(r) }) // read once per process: the report's names come from it
 	}
-	err := f.gatherHost(r)
+	err := f.gatherHost(r, o.Lazy)
 	wg.Wait()
+	var logErr error
+	if waitLog != nil {
+		logErr = waitLog()
+	}
 	for _, e := range []error{err, pciErr, logErr} {
 		if e != nil {
 			return nil, e
@@ -164,22 +166,90 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 			}
 		}
 	}
+	if o.Lazy {
+		f.later = sync.OnceFunc(func() {
+			waitLog := f.startLog()
+			f.IOMMU.ReadVFIO(r)
+			f.readNet(o)
+			if err := waitLog(); err != nil {
+				// Gather would have failed on it; here the verdict goes on without the log, as
+				// when it is not root's to read, and the reason is kept for whoever reports it.
+				f.LogErr = err
+			}
+			f.judgeNow()
+		})
+		return f, nil
+	}
+	f.judgeNow()
+	return f, nil
+}
+
+// Judge reads what Options.Lazy left unread (the kernel log, the interfaces' use, vfio-pci's
+// availability) and computes the verdict, once; afterwards Verdict, RMRR, Log, Events, Net and
+// IOMMU's VFIO fields are set. On facts gathered
+// eagerly it does nothing. Judged, Uses, InUse, Run and the remedies call it; code that reads
+// those fields directly calls it first.
+func (f *Facts) Judge() {
+	if f.later != nil {
+		f.later()
+	}
+}
+
+// readNet reads how the host uses its network interfaces into f (every interface counts as
+// in use when that cannot be read).
+func (f *Facts) readNet(o Options) {
+	ssh := o.SSHConnection
+	if ssh == "" && f.Root.IsLive() {
+		ssh = os.Getenv("SSH_CONNECTION")
+	}
+	if f.Net, f.NetErr = netif.Read(f.Root, netif.Options{SSHConnection: ssh}); f.NetErr != nil {
+		f.Net = &netif.Info{Links: map[string]*netif.Link{}}
+	}
+}
+
+// startLog starts reading the kernel log into f; the function it returns waits for it and
+// gives the error that stops Gather (a refusal to a user who is not root is only noted).
+func (f *Facts) startLog() func() error {
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var log []byte
+		log, f.LogSource, err = f.Root.KernelLog()
+		if errors.Is(err, fs.ErrPermission) {
+			f.LogErr, err = err, nil
+		}
+		if err == nil {
+			f.Log = kmsg.Parse(log)
+			f.Events = kmsg.Events(f.Log)
+		}
+	}()
+	return func() error {
+		<-done
+		return err
+	}
+}
+
+// judgeNow computes the verdict from the facts read.
+func (f *Facts) judgeNow() {
 	f.Verdict = f.judge()
 	f.RMRR = make(map[pci.Address]dmar.Verdict, len(f.Verdict.Devices))
 	for a, x := range f.Verdict.Devices {
 		f.RMRR[a] = x.Lock.RMRR
 	}
-	return f, nil
 }
 
 // gatherHost reads the small host facts, in order: the command line first (huge pages and the
-// IOMMU depend on it). Its error is the IOMMU's or the huge pages'; the rest are left to judge.
-func (f *Facts) gatherHost(r host.Root) error {
+// IOMMU depend on it). With lazy, vfio-pci's availability is left to Judge. Its error is the IOMMU's or the huge pages'; the rest are left to judge.
+func (f *Facts) gatherHost(r host.Root, lazy bool) error {
 	f.Cmdline = cmdline.Read(r)
 	f.CPU, f.CPUErr = cpu.Read(r)
 	var err error
-	if f.IOMMU, err = iommu.Read(r); err != nil {
+	if f.IOMMU, err = iommu.ReadState(r); err != nil {
 		return err
+	}
+	if !lazy {
+		f.IOMMU.ReadVFIO(r) // else Judge reads it
 	}
 	if f.Hugepages, err = hugepages.Read(r, f.Cmdline); err != nil {
 		return err
@@ -235,7 +305,7 @@ func (f *Facts) judge() *verdict.Verdict {
 	return verdict.Compute(verdict.Facts{
 		Devices: f.Devices, DMAR: f.DMAR, IVRS: f.IVRS, Release: f.Release, Cmdline: f.Cmdline,
 		IOMMU: f.IOMMU, Platform: f.Platform, AMD: f.amdRegions(), Events: f.Events, Regions: regions,
-		Active: f.InUse,
+		Active: f.inUse, // not InUse: that waits for Judge, which is running this
 	})
 }
 
@@ -277,6 +347,7 @@ var extraAreas = []string{"ovs"}
 
 // Run judges the facts and returns every finding, area by area.
 func Run(f *Facts) []Finding {
+	f.Judge()
 	out := make([]Finding, 0, 16+5*len(f.Selected))
 	for _, c := range checkers {
 		start := len(out)

@@ -20,6 +20,12 @@ type Use struct {
 
 // Uses returns what the host does with each of d's kernel interfaces.
 func (f *Facts) Uses(d *pci.Device) []Use {
+	f.Judge()
+	return f.uses(d)
+}
+
+// uses is Uses without waiting for Judge, for the verdict Judge computes.
+func (f *Facts) uses(d *pci.Device) []Use {
 	out := make([]Use, 0, len(d.Interfaces))
 	for _, name := range d.Interfaces {
 		a := f.Net.Activity(name)
@@ -40,7 +46,13 @@ func (f *Facts) Uses(d *pci.Device) []Use {
 
 // InUse reports whether the host uses one of d's kernel interfaces (or cannot tell).
 func (f *Facts) InUse(d *pci.Device) bool {
-	for _, u := range f.Uses(d) {
+	f.Judge()
+	return f.inUse(d)
+}
+
+// inUse is InUse without waiting for Judge, for the verdict Judge computes.
+func (f *Facts) inUse(d *pci.Device) bool {
+	for _, u := range f.uses(d) {
 		if u.Active {
 			return true
 		}

@@ -128,24 +128,43 @@ func (d *OpenedDir) nofollow() int {
 
 // ReadHead reads at most n bytes of the file name in the directory.
 func (d *OpenedDir) ReadHead(name string, n int) ([]byte, error) {
-	rel, show := d.in(name)
-	if d.slow(name) {
-		return d.r.ReadHead(rel, n)
+	b := make([]byte, n)
+	m, err := d.ReadAt(name, b, 0)
+	if err != nil {
+		return nil, err
 	}
-	if d.r.t != nil {
+	return b[:m], nil
+}
+
+// ReadAt reads up to len(b) bytes of the file name in the directory, from byte off, into b and
+// returns how many it read (fewer at the file's end). On the live host only those bytes are
+// read: in a device's sysfs config file every 4 bytes is a read of the device's configuration
+// space (in a virtual machine, a trap to the hypervisor of some 20 µs), so a reader asks for
+// the bytes it uses.
+func (d *OpenedDir) ReadAt(name string, b []byte, off int) (int, error) {
+	rel, show := d.in(name)
+	fallback := d.slow(name)
+	if !fallback && d.r.t != nil {
 		// In a tree, look before opening: opening a device node can act (a watchdog starts, a
 		// tape rewinds), and a link is the tree's to resolve.
 		var st syscall.Stat_t
 		if err := fstatatNoFollow(d.fd, name, &st); err != nil {
-			return nil, &fs.PathError{Op: "open", Path: d.r.Path(show), Err: err}
+			return 0, &fs.PathError{Op: "open", Path: d.r.Path(show), Err: err}
 		}
 		switch st.Mode & syscall.S_IFMT {
 		case syscall.S_IFLNK:
-			return d.r.ReadHead(rel, n)
+			fallback = true
 		case syscall.S_IFREG:
 		default:
-			return nil, &fs.PathError{Op: "open", Path: d.r.Path(show), Err: checkRegular(modeOf(st.Mode))}
+			return 0, &fs.PathError{Op: "open", Path: d.r.Path(show), Err: checkRegular(modeOf(st.Mode))}
 		}
+	}
+	if fallback {
+		head, err := d.r.ReadHead(rel, off+len(b))
+		if err != nil {
+			return 0, err
+		}
+		return copy(b, head[min(off, len(head)):]), nil
 	}
 	var fd int
 	var err error
@@ -156,14 +175,14 @@ func (d *OpenedDir) ReadHead(name string, n int) ([]byte, error) {
 		}
 	}
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: d.r.Path(show), Err: err}
+		return 0, &fs.PathError{Op: "open", Path: d.r.Path(show), Err: err}
 	}
 	defer syscall.Close(fd)
-	b, err := readFD(fd, n) // bounded by n; a tree's file was looked at above
+	n, err := preadFD(fd, b, off) // bounded by len(b); a tree's file was looked at above
 	if err != nil {
-		return nil, &fs.PathError{Op: "read", Path: d.r.Path(show), Err: err}
+		return 0, &fs.PathError{Op: "read", Path: d.r.Path(show), Err: err}
 	}
-	return b, nil
+	return n, nil
 }
 
 // LinkBase returns the last element of the target of the link name in the directory, or ""
@@ -326,19 +345,35 @@ func readRegular(fd, limit int, exact bool, guess int) ([]byte, error) {
 // readFD reads at most max bytes from fd, until end of file.
 func readFD(fd, max int) ([]byte, error) {
 	buf := make([]byte, max)
+	n, err := preadFD(fd, buf, -1)
+	if err != nil {
+		return nil, err
+	}
+	return buf[:n], nil
+}
+
+// preadFD fills b from fd at off (from the file offset when off < 0), stopping early only at the
+// file's end.
+func preadFD(fd int, b []byte, off int) (int, error) {
 	n := 0
-	for n < max {
-		m, err := syscall.Read(fd, buf[n:])
+	for n < len(b) {
+		var m int
+		var err error
+		if off < 0 {
+			m, err = syscall.Read(fd, b[n:])
+		} else {
+			m, err = syscall.Pread(fd, b[n:], int64(off+n))
+		}
 		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		if m == 0 {
 			break
 		}
 		n += m
 	}
-	return buf[:n], nil
+	return n, nil
 }

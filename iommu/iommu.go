@@ -50,10 +50,19 @@ const (
 // KernelOn reports whether the kernel's IOMMU is in effect: it registered units and made groups.
 func (i Info) KernelOn() bool { return len(i.Units) > 0 && i.Groups > 0 }
 
-// Read reads the IOMMU facts of r.
+// Read reads the IOMMU facts of r: ReadState's, then ReadVFIO's.
 func Read(r host.Root) (Info, error) {
+	i, err := ReadState(r)
+	if err == nil {
+		i.ReadVFIO(r)
+	}
+	return i, err
+}
+
+// ReadState reads what sysfs says of the IOMMU: the firmware table, the kernel's units and
+// groups, vfio-pci's driver and its no-IOMMU mode; everything but what ReadVFIO reads.
+func ReadState(r host.Root) (Info, error) {
 	var i Info
-	k := &kernelFiles{r: r}
 	switch {
 	case r.Exists(DMARTable):
 		i.FirmwareTable = "DMAR"
@@ -79,17 +88,24 @@ func Read(r host.Root) (Info, error) {
 	}
 	i.Groups = len(groups)
 	i.VFIODriver = r.Exists("sys/bus/pci/drivers/vfio-pci")
+	if v, err := r.ReadString("sys/module/vfio/parameters/enable_unsafe_noiommu_mode"); err == nil {
+		i.NoIOMMU = v == "Y" || v == "1"
+	}
+	return i, nil
+}
+
+// ReadVFIO fills VFIOModule, VFIOKernel and VFIOEvidence: whether the running kernel has
+// vfio-pci, from sys/module and, when that does not settle it, the kernel's module lists and
+// configuration (files of up to megabytes, proc/config.gz to decompress).
+func (i *Info) ReadVFIO(r host.Root) {
+	k := &kernelFiles{r: r}
 	switch {
 	case r.Exists("sys/module/vfio_pci/initstate") || r.Exists("sys/module/vfio_pci/refcnt"):
 		i.VFIOModule = "loaded"
 	case builtin(k, "vfio-pci.ko") || r.Exists("sys/module/vfio_pci"):
 		i.VFIOModule = "builtin"
 	}
-	i.VFIOKernel, i.VFIOEvidence = vfioKernel(k, i)
-	if v, err := r.ReadString("sys/module/vfio/parameters/enable_unsafe_noiommu_mode"); err == nil {
-		i.NoIOMMU = v == "Y" || v == "1"
-	}
-	return i, nil
+	i.VFIOKernel, i.VFIOEvidence = vfioKernel(k, *i)
 }
 
 func builtin(k *kernelFiles, ko string) bool {

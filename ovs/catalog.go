@@ -426,16 +426,17 @@ type logRead struct {
 }
 
 // PreloadLog starts reading ovs-vswitchd's log of r now, in the background, for the first
-// explanations made with facts of r. On the live host finding the log means looking at every
-// process (host.OVSLogPath): ovs show does that while it gathers the host's facts rather than
-// after.
-func PreloadLog(r host.Root) {
+// explanations made with facts of r. On the live host finding the log means reading
+// ovs-vswitchd's pidfile (in runDirs, say the directory of the database's socket, or the
+// standard ones) or else looking at every process (host.OVSLogPath): ovs show does that while
+// it gathers the host's facts rather than after.
+func PreloadLog(r host.Root, runDirs ...string) {
 	l := &logRead{r: r, done: make(chan struct{})}
 	logCache.Lock()
 	logCache.pre = l
 	logCache.Unlock()
 	go func() {
-		l.lines = warnings(ReadOVSLog(r))
+		l.lines = warnings(ReadOVSLog(r, runDirs...))
 		close(l.done)
 	}()
 }
@@ -489,7 +490,7 @@ func explainAttachPCI(c *errCtx, m []string) {
 	}
 	// An RMRR-locked device still on its kernel driver: binding to vfio-pci is the first
 	// obstacle (EAL skips the device), the RMRR lock the second (VFIO refuses the group).
-	rmrr := c.f.RMRR[a].State == dmar.Locked || strings.Contains(c.e.Cause, "RMRR-locked")
+	rmrr := c.f.Judged(d).Lock.RMRR.State == dmar.Locked || strings.Contains(c.e.Cause, "RMRR-locked")
 	if rmrr && !check.IsDPDKDriver(d.Driver) && d.Driver != "mlx5_core" && d.Driver != "mlx4_core" {
 		drv := d.Driver
 		if drv == "" {

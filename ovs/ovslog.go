@@ -42,8 +42,8 @@ func ParseLogLine(s string) (l LogLine, ok bool) {
 
 // ReadOVSLog reads and parses the end of ovs-vswitchd's log (the file the running daemon
 // names, or a capture's copy) through the root; nil when there is none or it cannot be read.
-func ReadOVSLog(r host.Root) []LogLine {
-	p := host.OVSLogPath(r)
+func ReadOVSLog(r host.Root, runDirs ...string) []LogLine {
+	p := host.OVSLogPath(r, runDirs...)
 	if p == "" {
 		return nil
 	}

@@ -174,14 +174,11 @@ func readDevice(r host.Root, bus *host.OpenedDir, name string) (*Device, error) 
 	defer dir.Close()
 	// One unreadable config space does not hide the rest of the host: like lspci, the device is
 	// listed and marked.
-	b, err := dir.ReadHead("config", 64)
-	if err == nil {
-		d.Config, err = ParseConfig(b)
-		if err != nil {
+	if d.Config, err = readConfig(dir); err != nil {
+		var pe *fs.PathError
+		if !errors.As(err, &pe) {
 			err = fmt.Errorf("%s: %w", r.Path(link+"/config"), err)
 		}
-	}
-	if err != nil {
 		d.Unreadable = err.Error()
 		d.Config = sysfsIDs(dir)
 	}
@@ -207,6 +204,35 @@ func readDevice(r host.Root, bus *host.OpenedDir, name string) (*Device, error) 
 		d.Interfaces = readInterfaces(r, d.SysPath)
 	}
 	return d, nil
+}
+
+// readConfig reads and decodes the header fields Config keeps, and no more of the configuration
+// space: its first 16 bytes (IDs, class, header type) and the 4 that hold an endpoint's
+// subsystem IDs or a bridge's bus numbers, 5 of the header's 16 reads of the device. A file
+// that ends before a field read is decoded whole for ParseConfig's error.
+func readConfig(dir *host.OpenedDir) (Config, error) {
+	var b [64]byte
+	n, err := dir.ReadAt("config", b[:16], 0)
+	if err != nil {
+		return Config{}, err
+	}
+	short := n < 16
+	tail := map[byte]int{0: 0x2c, 1: 0x18}[b[14]&0x7f]        // the offset of the 4 bytes ParseConfig reads after the first 16
+	if !short && tail > 0 && (b[0] != 0xff || b[1] != 0xff) { // all ones: ParseConfig refuses it as it is
+		m, err := dir.ReadAt("config", b[tail:tail+4], tail)
+		if err != nil {
+			return Config{}, err
+		}
+		short = m < 4
+	}
+	if short {
+		whole, err := dir.ReadHead("config", 64)
+		if err != nil {
+			return Config{}, err
+		}
+		return ParseConfig(whole)
+	}
+	return ParseConfig(b[:])
 }
 
 // readInterfaces lists the kernel network interfaces of the device at dir: under net/, or for

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -150,6 +151,15 @@ func ovsFindings(cmd *cobra.Command, g *globals, f *check.Facts) []check.Finding
 	return out
 }
 
+// socketDir returns the directory of a unix: database endpoint, where OVS keeps its pidfiles
+// when it runs from a directory of its own (OVS_RUNDIR); "" for any other endpoint.
+func socketDir(db string) string {
+	if p, ok := strings.CutPrefix(db, "unix:"); ok && filepath.IsAbs(p) {
+		return filepath.Dir(p)
+	}
+	return ""
+}
+
 func newOVS(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "ovs", Short: "Read and change Open vSwitch natively, with every Interface error explained"}
 	addDBFlagsPersistent(cmd)
@@ -162,9 +172,10 @@ func newOVS(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			state := ovsStateSoon(cmd.Context(), g)
 			if g.root == "" && !g.demo {
-				ovs.PreloadLog(host.Live()) // found among the processes while the facts are gathered
+				// Found (by its pidfile, or among the processes) while the facts are gathered.
+				ovs.PreloadLog(host.Live(), socketDir(dbFlag))
 			}
-			f, err := gatherWith(g, nil, check.Options{NoNames: true}) // show prints no device names
+			f, err := gatherWith(g, nil, check.Options{NoNames: true, Lazy: true}) // show prints no device names, and judges only the devices errors name
 			if err != nil {
 				return err
 			}
