@@ -70,7 +70,8 @@ OVSDB transaction after backing up the previous values; --rollback FILE --apply 
 				return planRollback(ctx, rollback, stateDir, asJSON)
 			}
 			ovsRead := planOVSSoon(ctx, g.root == "" && !g.demo)
-			f, err := gather(g, nil)
+			// A plan needs no verdict and prints no device names.
+			f, err := gatherWith(g, nil, check.Options{NoNames: true, Lazy: true})
 			if err != nil {
 				return err
 			}
