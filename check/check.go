@@ -111,8 +111,10 @@ type Options struct {
 	// otherwise reads alongside for them (pci.ReadIDs), is left unread. The facts are the same.
 	NoNames bool
 	// Lazy leaves the kernel log, the interfaces' use, vfio-pci's availability and the verdict
-	// for the first call that needs them (Judge, Judged): for a command that judges only the devices its input names, such as ovs show,
-	// whose errors most often name no device of this host. The verdict is the same.
+	// for the first call that needs them (Judge, Judged): for a command that judges only the
+	// devices its input names, such as ovs show, whose errors most often name no device of
+	// this host, or none, such as plan. The verdict is the same; a kernel log that cannot be
+	// read, which stops an eager Gather, is kept in LogErr.
 	Lazy bool
 }
 
@@ -131,8 +133,6 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 	var waitLog func() error
 	if !o.Lazy {
 		waitLog = f.startLog()
-	}
-	if !o.Lazy {
 		wg.Go(func() { f.readNet(o) })
 	}
 	wg.Go(func() { f.Devices, pciErr = pci.Read(r) })
@@ -186,9 +186,8 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 
 // Judge reads what Options.Lazy left unread (the kernel log, the interfaces' use, vfio-pci's
 // availability) and computes the verdict, once; afterwards Verdict, RMRR, Log, Events, Net and
-// IOMMU's VFIO fields are set. On facts gathered
-// eagerly it does nothing. Judged, Uses, InUse, Run and the remedies call it; code that reads
-// those fields directly calls it first.
+// IOMMU's VFIO fields are set. On facts gathered eagerly it does nothing. Judged, Uses, InUse,
+// Run and the remedies call it; code that reads those fields directly calls it first.
 func (f *Facts) Judge() {
 	if f.later != nil {
 		f.later()
@@ -240,7 +239,8 @@ func (f *Facts) judgeNow() {
 }
 
 // gatherHost reads the small host facts, in order: the command line first (huge pages and the
-// IOMMU depend on it). With lazy, vfio-pci's availability is left to Judge. Its error is the IOMMU's or the huge pages'; the rest are left to judge.
+// IOMMU depend on it). With lazy, vfio-pci's availability is left to Judge. Its error is the
+// IOMMU's or the huge pages'; the rest are left to judge.
 func (f *Facts) gatherHost(r host.Root, lazy bool) error {
 	f.Cmdline = cmdline.Read(r)
 	f.CPU, f.CPUErr = cpu.Read(r)

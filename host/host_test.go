@@ -77,3 +77,43 @@ func TestZeroRootReadsNothing(t *testing.T) {
 		t.Error("a zero Root sees the live host")
 	}
 }
+
+// TestReadAt: a directory's file read from an offset gives the same bytes on a tree on disk,
+// in memory (fs.FS), through a link in a tree, and on the live host, shorter at the end of the
+// file; a negative offset is refused.
+func TestReadAt(t *testing.T) {
+	const data = "0123456789"
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "sys/devices/d"), 0o755)
+	os.WriteFile(filepath.Join(dir, "sys/devices/d/config"), []byte(data), 0o644)
+	os.WriteFile(filepath.Join(dir, "sys/devices/real"), []byte(data), 0o644)
+	os.Symlink("../real", filepath.Join(dir, "sys/devices/d/linked"))
+	disk, err := Dir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := FS(fstest.MapFS{"sys/devices/d/config": {Data: []byte(data)}}, "mem")
+	live := Live()
+	liveDir := filepath.Join(dir, "sys/devices/d")[1:] // relative to /
+	for _, c := range []struct {
+		r         Root
+		dir, name string
+	}{{disk, "sys/devices/d", "config"}, {disk, "sys/devices/d", "linked"}, {mem, "sys/devices/d", "config"}, {live, liveDir, "config"}} {
+		d, err := c.r.OpenDir(c.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []struct{ off, n int }{{0, 4}, {2, 4}, {8, 4}, {10, 4}, {20, 4}} {
+			b := make([]byte, x.n)
+			m, err := d.ReadAt(c.name, b, x.off)
+			want := data[min(x.off, len(data)):min(x.off+x.n, len(data))]
+			if err != nil || string(b[:m]) != want {
+				t.Errorf("%s %s: ReadAt(%d bytes at %d) = %q, %v; want %q", c.r, c.name, x.n, x.off, b[:m], err, want)
+			}
+		}
+		if _, err := d.ReadAt(c.name, make([]byte, 4), -1); err == nil {
+			t.Errorf("%s: a negative offset must fail", c.r)
+		}
+		d.Close()
+	}
+}

@@ -143,6 +143,9 @@ func (d *OpenedDir) ReadHead(name string, n int) ([]byte, error) {
 // the bytes it uses.
 func (d *OpenedDir) ReadAt(name string, b []byte, off int) (int, error) {
 	rel, show := d.in(name)
+	if off < 0 {
+		return 0, &fs.PathError{Op: "read", Path: d.r.Path(show), Err: fs.ErrInvalid}
+	}
 	fallback := d.slow(name)
 	if !fallback && d.r.t != nil {
 		// In a tree, look before opening: opening a device node can act (a watchdog starts, a
