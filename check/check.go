@@ -85,6 +85,11 @@ type Facts struct {
 	Selected  []*pci.Device // the devices judged one by one
 	Explicit  bool          // Selected was named by the user (--device), not chosen by default
 
+	// JudgeErr is the error an eager Gather would have returned from what Options.Lazy left
+	// to Judge (a kernel log that cannot be read, for a reason other than permission); set by
+	// Judge, for the caller to report as Gather's.
+	JudgeErr error
+
 	rmrrCount int
 	later     func() // Judge's work left by Options.Lazy, once; nil when Gather did it
 }
@@ -114,7 +119,7 @@ type Options struct {
 	// for the first call that needs them (Judge, Judged): for a command that judges only the
 	// devices its input names, such as ovs show, whose errors most often name no device of
 	// this host, or none, such as plan. The verdict is the same; a kernel log that cannot be
-	// read, which stops an eager Gather, is kept in LogErr.
+	// read, which stops an eager Gather, is kept in JudgeErr.
 	Lazy bool
 }
 
@@ -173,8 +178,8 @@ func Gather(r host.Root, o Options) (*Facts, error) {
 			f.readNet(o)
 			if err := waitLog(); err != nil {
 				// Gather would have failed on it; here the verdict goes on without the log, as
-				// when it is not root's to read, and the reason is kept for whoever reports it.
-				f.LogErr = err
+				// when it is not root's to read, and the error is kept for the caller.
+				f.LogErr, f.JudgeErr = err, err
 			}
 			f.judgeNow()
 		})

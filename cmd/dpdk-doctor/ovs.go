@@ -190,6 +190,9 @@ func newOVS(g *globals) *cobra.Command {
 				return &exitError{1, fmt.Errorf("no Open vSwitch to show: no database at %s%s", orDefault(source, ovs.DefaultDB), map[bool]string{true: " and no snapshot in the tree", false: ""}[!f.Root.IsLive()])}
 			}
 			s := ovs.NewShow(st, f)
+			if f.JudgeErr != nil { // a verdict was needed, and what it rests on could not be read
+				return inputErr(f.JudgeErr)
+			}
 			if asJSON {
 				return writeJSON(s)
 			}

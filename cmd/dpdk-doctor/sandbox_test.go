@@ -184,3 +184,34 @@ func TestBadSnapshot(t *testing.T) {
 		t.Errorf("exit %d, want 2 naming the snapshot: %s", code, stderr)
 	}
 }
+
+// TestLazyShowRefusesBrokenLog: ovs show judges lazily, but a kernel log that cannot be read
+// when an error needs a verdict is the same bad input it is to check: exit 2, naming it. An
+// error that needs no verdict leaves the log unread.
+func TestLazyShowRefusesBrokenLog(t *testing.T) {
+	dir := copyTree(t, "dl360e-gen8", "var/log/dmesg", "")
+	if err := os.Mkdir(filepath.Join(dir, "var/log/dmesg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, checkErr, code := runBin(t, "check", "--root", dir)
+	if code != 2 || !strings.Contains(checkErr, "var/log/dmesg") {
+		t.Fatalf("check: exit %d, %s; want 2 naming the log", code, checkErr)
+	}
+	_, showErr, code := runBin(t, "ovs", "show", "--root", dir)
+	if code != 2 || !strings.Contains(showErr, "var/log/dmesg") {
+		t.Fatalf("ovs show (its error names 0000:03:00.0, here): exit %d, %s; want 2 naming the log", code, showErr)
+	}
+	// The same tree whose OVS error names a device it lacks needs no verdict.
+	snap := filepath.Join(dir, "var/lib/dpdk-doctor/ovs-state.json")
+	b, err := os.ReadFile(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(snap, []byte(strings.ReplaceAll(string(b), "0000:03:00.0", "0000:99:00.0")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, showErr, code := runBin(t, "ovs", "show", "--root", dir)
+	if code != 0 || !strings.Contains(out, "there is no PCI device 0000:99:00.0") {
+		t.Fatalf("ovs show, error naming an absent device: exit %d, %s\n%s", code, showErr, out)
+	}
+}
