@@ -113,7 +113,7 @@ func TestMain(m *testing.M) {
 // --db=X show`, 20 pairs at 64 and at 512 ports, half of them dpdk ports with the seed's error:
 // live (host facts from this machine) with the errors naming PCI devices this host lacks, live
 // with the errors naming a network device this host has (its verdict is then computed: kernel
-// log, interfaces, vfio-pci), with --root TREE (host facts from a captured tree), `plan --root
+// log, interfaces, vfio-pci), live with no errors at all, with --root TREE (host facts from a captured tree), `plan --root
 // TREE --db X DEVICE` and live `plan --db X DEVICE`; then start-up alone (`--version` against
 // `ovs-vsctl --version`), and the in-process times of both read paths (ReadOnce over a one-shot
 // connection; Dial + Client.Read). Each ratio is the median of the pairs' ratios. It is a
@@ -229,6 +229,21 @@ func TestPairedSpeed(t *testing.T) {
 			t.Logf("%d ports: before: dpdk-doctor plan --root TREE %.1f ms, paired ratio to ovs-vsctl show %.2f", n, ms(oldPlanT), ratio(oldPlanT, vsT))
 		}
 		t.Logf("%d ports, in process: ReadOnce %.2f ms, Dial+Client.Read %.2f ms, paired ratio %.2f", n, ms(onceT), ms(monT), ratio(monT, onceT))
+		// No errors at all, a healthy switch: nothing to explain.
+		var args2 []string
+		for i := 1; i < n; i += 2 {
+			args2 = append(args2, "--", "clear", "Interface", fmt.Sprintf("p%d", i), "error")
+		}
+		if out, err := in.Vsctl(append([]string{"--no-wait"}, args2[1:]...)...); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+		var okT, vsOKT []time.Duration
+		for range pairs {
+			okT = append(okT, run(bin, "ovs", "show", "--db", in.DB))
+			vsOKT = append(vsOKT, run(vsctl, "--db="+in.DB, "show"))
+		}
+		errorsNaming(n, absent)
+		t.Logf("%d ports, no errors: dpdk-doctor ovs show %.1f ms, ovs-vsctl show %.1f ms, paired ratio %.2f", n, ms(okT), ms(vsOKT), ratio(okT, vsOKT))
 		if nic == "" {
 			t.Logf("%d ports: this machine shows no PCI network device: the case of errors naming one was not measured", n)
 			continue
