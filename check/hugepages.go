@@ -8,16 +8,6 @@ import (
 	"github.com/dpdk-doctor/dpdk-doctor/hugepages"
 )
 
-func sizeName(kb uint64) string {
-	if kb >= 1<<20 && kb%(1<<20) == 0 {
-		return fmt.Sprintf("%dG", kb>>20)
-	}
-	if kb >= 1024 && kb%1024 == 0 {
-		return fmt.Sprintf("%dM", kb>>10)
-	}
-	return fmt.Sprintf("%dk", kb)
-}
-
 func checkHugepages(f *Facts) []Finding {
 	h := f.Hugepages
 	var out []Finding
@@ -31,7 +21,7 @@ func checkHugepages(f *Facts) []Finding {
 		free += p.Free * p.SizeKB
 		pool.Evidence = append(pool.Evidence, Evidence{
 			File:  f.Root.Path(fmt.Sprintf("sys/kernel/mm/hugepages/hugepages-%dkB/", p.SizeKB)),
-			Value: fmt.Sprintf("%s pages: %d reserved, %d free", sizeName(p.SizeKB), p.Total, p.Free)})
+			Value: fmt.Sprintf("%s pages: %d reserved, %d free", hugepages.SizeName(p.SizeKB), p.Total, p.Free)})
 	}
 	if total == 0 {
 		pool.Severity = Fail
@@ -78,7 +68,7 @@ func checkHugepages(f *Facts) []Finding {
 					nfree += p.Free * p.SizeKB
 					fd.Evidence = append(fd.Evidence, Evidence{
 						File:  f.Root.Path(fmt.Sprintf("sys/devices/system/node/node%d/hugepages/hugepages-%dkB/", n, p.SizeKB)),
-						Value: fmt.Sprintf("%s pages: %d reserved, %d free", sizeName(p.SizeKB), p.Total, p.Free)})
+						Value: fmt.Sprintf("%s pages: %d reserved, %d free", hugepages.SizeName(p.SizeKB), p.Total, p.Free)})
 				}
 			}
 			if nfree == 0 {
@@ -127,8 +117,8 @@ func checkHugepages(f *Facts) []Finding {
 			}
 			if !found {
 				m.Severity = Warn
-				m.Summary = fmt.Sprintf("%s pages are reserved but no hugetlbfs mount has pagesize=%s", sizeName(p.SizeKB), sizeName(p.SizeKB))
-				m.Remedy = MountRemedy(sizeName(p.SizeKB))
+				m.Summary = fmt.Sprintf("%s pages are reserved but no hugetlbfs mount has pagesize=%s", hugepages.SizeName(p.SizeKB), hugepages.SizeName(p.SizeKB))
+				m.Remedy = MountRemedy(hugepages.SizeName(p.SizeKB))
 			}
 		}
 	}

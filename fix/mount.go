@@ -1,7 +1,6 @@
 package fix
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,13 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/dpdk-doctor/dpdk-doctor/host"
+	"github.com/dpdk-doctor/dpdk-doctor/hugepages"
+	"github.com/dpdk-doctor/dpdk-doctor/mounts"
 )
 
 // MountOptions configure the hugetlbfs mount of `fix hugepages --mount`: a mount for one page
@@ -121,9 +121,9 @@ func MountedAt(r host.Root, size string) string {
 	if err != nil {
 		return ""
 	}
-	ents, _ := ParseMountTable(b)
+	ents, _ := mounts.Parse(b)
 	for _, e := range ents {
-		if e.FSType == "hugetlbfs" && mountSize(r, e.Options) == size {
+		if e.FSType == "hugetlbfs" && mountSize(r, e) == size {
 			return e.Point
 		}
 	}
@@ -140,45 +140,21 @@ func hostPoint(target, point string) string {
 	return point
 }
 
-// mountSize is the page size ("2M") of a hugetlbfs mount's options.
-func mountSize(r host.Root, opts []string) string {
-	for _, o := range opts {
-		if v, ok := strings.CutPrefix(o, "pagesize="); ok {
-			return normSize(v)
+// mountSize is the page size ("2M") of a hugetlbfs mount: its pagesize= option, else the
+// default size (meminfo's Hugepagesize).
+func mountSize(r host.Root, e mounts.Entry) string {
+	if v, ok := e.Option("pagesize"); ok {
+		if kb, err := hugepages.SizeKB(v); err == nil {
+			return hugepages.SizeName(kb)
 		}
+		return v
 	}
 	if b, err := r.ReadFile("proc/meminfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(l); len(f) >= 2 && f[0] == "Hugepagesize:" {
-				return normSize(f[1] + "k")
-			}
+		if m, err := hugepages.ParseMeminfo(b); err == nil && m["Hugepagesize"] > 0 {
+			return hugepages.SizeName(m["Hugepagesize"])
 		}
 	}
 	return ""
-}
-
-// normSize writes a page size as the remedies take it: "2M", "1G" ("2048k" is 2M).
-func normSize(s string) string {
-	n, err := strconv.ParseUint(strings.TrimRight(s, "kKmMgGbB"), 10, 64)
-	if err != nil {
-		return s
-	}
-	switch strings.ToUpper(strings.TrimPrefix(s, strconv.FormatUint(n, 10))) {
-	case "K", "KB":
-	case "M", "MB":
-		n <<= 10
-	case "G", "GB":
-		n <<= 20
-	default:
-		n >>= 10
-	}
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return strconv.FormatUint(n>>20, 10) + "G"
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return strconv.FormatUint(n>>10, 10) + "M"
-	}
-	return strconv.FormatUint(n, 10) + "K"
 }
 
 // validMountPath reports what is wrong with a mount point path, "" when nothing: it must be
@@ -226,7 +202,7 @@ func planMount(o MountOptions) (*mountPlan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the mounts: %w", err)
 	}
-	ents, err := ParseMountTable(b)
+	ents, err := mounts.Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", o.Host.Path("proc/mounts"), err)
 	}
@@ -237,7 +213,7 @@ func planMount(o MountOptions) (*mountPlan, error) {
 		if e.FSType != "hugetlbfs" {
 			return nil, fmt.Errorf("%w: --path %s: %s is mounted there; choose another --path", ErrBadOption, o.Path, e.FSType)
 		}
-		if got := mountSize(o.Host, e.Options); got != o.Size {
+		if got := mountSize(o.Host, e); got != o.Size {
 			return nil, fmt.Errorf("%w: --path %s: hugetlbfs of %s pages is mounted there; choose another --path", ErrBadOption, o.Path, got)
 		}
 		m.mountNow = false
@@ -279,9 +255,9 @@ func systemdInstalled(r host.Root) bool {
 // too), else a line in /etc/fstab.
 func (m *mountPlan) planPersist(o MountOptions) error {
 	fstab := filepath.Join(o.Target, "etc/fstab")
-	var fsEnts []MountEntry
+	var fsEnts []mounts.Entry
 	if b, err := o.Host.ReadFile("etc/fstab"); err == nil {
-		if fsEnts, err = ParseMountTable(b); err != nil {
+		if fsEnts, err = mounts.Parse(b); err != nil {
 			return fmt.Errorf("%s: %w", o.Host.Path("etc/fstab"), err)
 		}
 	}
@@ -289,7 +265,7 @@ func (m *mountPlan) planPersist(o MountOptions) error {
 		if e.Point != o.Path {
 			continue
 		}
-		if e.FSType == "hugetlbfs" && mountSize(o.Host, e.Options) == o.Size {
+		if e.FSType == "hugetlbfs" && mountSize(o.Host, e) == o.Size {
 			m.notes = append(m.notes, fmt.Sprintf("# /etc/fstab mounts hugetlbfs of %s pages at %s at boot already", o.Size, o.Path))
 			return nil
 		}
@@ -397,59 +373,6 @@ func SystemdEscapePath(p string) (string, error) {
 		}
 	}
 	return b.String(), nil
-}
-
-// MountEntry is one line of /proc/mounts or /etc/fstab.
-type MountEntry struct {
-	Source, Point, FSType string
-	Options               []string
-}
-
-// ParseMountTable reads /proc/mounts or /etc/fstab text: blank lines and '#' comments are
-// skipped, the octal escapes (\040) of the first two fields are undone. A line of fewer than
-// three fields is an error naming its number.
-func ParseMountTable(b []byte) ([]MountEntry, error) {
-	var out []MountEntry
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	sc.Buffer(nil, 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		l := strings.TrimSpace(sc.Text())
-		if l == "" || l[0] == '#' {
-			continue
-		}
-		f := strings.Fields(l)
-		if len(f) < 3 {
-			return nil, fmt.Errorf("line %d: %q has fewer than 3 fields", n, l)
-		}
-		e := MountEntry{Source: unescapeOctal(f[0]), Point: unescapeOctal(f[1]), FSType: f[2]}
-		if len(f) > 3 {
-			e.Options = strings.Split(f[3], ",")
-		}
-		out = append(out, e)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// unescapeOctal undoes the \NNN escapes of mount tables.
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // changes counts the steps of the plan.
@@ -616,9 +539,9 @@ func mountedHere(r host.Root, target, path, size string) bool {
 	if err != nil {
 		return false
 	}
-	ents, _ := ParseMountTable(b)
+	ents, _ := mounts.Parse(b)
 	for _, e := range ents {
-		if hostPoint(target, e.Point) == path && e.FSType == "hugetlbfs" && mountSize(r, e.Options) == size {
+		if hostPoint(target, e.Point) == path && e.FSType == "hugetlbfs" && mountSize(r, e) == size {
 			return true
 		}
 	}

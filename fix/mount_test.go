@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/dpdk-doctor/dpdk-doctor/host"
+	"github.com/dpdk-doctor/dpdk-doctor/mounts"
 
 	"github.com/dpdk-doctor/dpdk-doctor/internal/testenv"
 )
@@ -263,7 +264,7 @@ func TestMountPersistFstab(t *testing.T) {
 	if !strings.HasPrefix(string(b), string(old)) || !strings.HasSuffix(string(b), "hugetlbfs /mnt/huge hugetlbfs nosuid,nodev,pagesize=1G 0 0\n") {
 		t.Fatalf("fstab:\n%s", b)
 	}
-	ents, err := ParseMountTable(b)
+	ents, err := mounts.Parse(b)
 	if err != nil || len(ents) != 2 || ents[1].FSType != "hugetlbfs" {
 		t.Fatalf("fstab reads %v %v", ents, err)
 	}
@@ -465,25 +466,6 @@ func hugepageBytes(size string) int {
 		return 1 << 30
 	}
 	return 2 << 20
-}
-
-// FuzzParseMountTable: any text parses or fails with an error, never a panic; every entry has
-// a mount point and a type.
-func FuzzParseMountTable(f *testing.F) {
-	f.Add([]byte("hugetlbfs /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0\n# c\n\nUUID=x / ext4 defaults 0 1\n"))
-	f.Add([]byte("a /b\\040c d\n"))
-	f.Add([]byte("x y\n"))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		ents, err := ParseMountTable(b)
-		if err != nil {
-			return
-		}
-		for _, e := range ents {
-			if e.Point == "" || e.FSType == "" {
-				t.Fatalf("entry %+v", e)
-			}
-		}
-	})
 }
 
 // FuzzSystemdEscapePath: the name holds only the bytes systemd leaves in unit names.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dpdk-doctor/dpdk-doctor/cmdline"
 	"github.com/dpdk-doctor/dpdk-doctor/host"
+	"github.com/dpdk-doctor/dpdk-doctor/mounts"
 )
 
 // Pool is the huge pages of one size, on the whole host or on one NUMA node.
@@ -89,7 +90,9 @@ func Read(r host.Root, cl cmdline.Cmdline) (Info, error) {
 		info.Pools = append(info.Pools, p...)
 	}
 	if b, err := r.ReadFile("proc/mounts"); err == nil {
-		info.Mounts = ParseMounts(b)
+		if info.Mounts, err = ParseMounts(b); err != nil {
+			return info, fmt.Errorf("%s: %w", r.Path("proc/mounts"), err)
+		}
 	}
 	for _, p := range cl.Params {
 		switch p.Key {
@@ -164,42 +167,33 @@ func ParseMeminfo(b []byte) (map[string]uint64, error) {
 	return out, sc.Err()
 }
 
-// ParseMounts returns the hugetlbfs mounts in /proc/mounts text.
-func ParseMounts(b []byte) []Mount {
-	var out []Mount
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 4 || f[2] != "hugetlbfs" {
-			continue
-		}
-		m := Mount{Path: unescape(f[1])}
-		for _, o := range strings.Split(f[3], ",") {
-			if v, ok := strings.CutPrefix(o, "pagesize="); ok {
-				m.PageSize = v
-			}
-		}
-		out = append(out, m)
+// ParseMounts returns the hugetlbfs mounts in /proc/mounts text (mounts.Parse's error for a
+// table it cannot read).
+func ParseMounts(b []byte) ([]Mount, error) {
+	ents, err := mounts.Parse(b)
+	if err != nil {
+		return nil, err
 	}
-	return out
+	var out []Mount
+	for _, e := range ents {
+		if e.FSType == "hugetlbfs" {
+			size, _ := e.Option("pagesize")
+			out = append(out, Mount{Path: e.Point, PageSize: size})
+		}
+	}
+	return out, nil
 }
 
-// unescape undoes the octal escapes /proc/mounts uses for space, tab, newline and backslash.
-func unescape(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
+// SizeName writes a page size of kb KiB as pagesize= and the remedies take it: "2M", "1G",
+// "64k".
+func SizeName(kb uint64) string {
+	switch {
+	case kb >= 1<<20 && kb%(1<<20) == 0:
+		return strconv.FormatUint(kb>>20, 10) + "G"
+	case kb >= 1024 && kb%1024 == 0:
+		return strconv.FormatUint(kb>>10, 10) + "M"
 	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+	return strconv.FormatUint(kb, 10) + "k"
 }
 
 // SizeKB reads a page size as written in pagesize= and hugepagesz= ("2M", "1G", "2048k").

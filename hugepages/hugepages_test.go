@@ -4,9 +4,12 @@ import "testing"
 
 func TestParseMounts(t *testing.T) {
 	in := "sysfs /sys sysfs rw 0 0\nhugetlbfs /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0\nnodev /mnt/huge\\0401G hugetlbfs rw,pagesize=1024M 0 0\n"
-	m := ParseMounts([]byte(in))
-	if len(m) != 2 || m[0].PageSize != "2M" || m[1].Path != "/mnt/huge 1G" {
-		t.Errorf("got %+v", m)
+	m, err := ParseMounts([]byte(in))
+	if err != nil || len(m) != 2 || m[0].PageSize != "2M" || m[1].Path != "/mnt/huge 1G" || m[1].PageSize != "1024M" {
+		t.Errorf("got %+v, %v", m, err)
+	}
+	if _, err := ParseMounts([]byte("hugetlbfs /dev/hugepages\n")); err == nil {
+		t.Error("a line without a type must fail")
 	}
 }
 
@@ -38,16 +41,24 @@ func FuzzParseMeminfo(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { ParseMeminfo(b) })
 }
 
-func FuzzParseMounts(f *testing.F) {
-	f.Add([]byte("nodev /mnt/huge\\0401G hugetlbfs rw,pagesize=1G 0 0\nx /a\\ hugetlbfs r 0 0"))
-	f.Fuzz(func(t *testing.T, b []byte) { ParseMounts(b) })
-}
-
 func FuzzSizeKB(f *testing.F) {
 	f.Add("2M")
 	f.Fuzz(func(t *testing.T, s string) {
 		if n, err := SizeKB(s); err == nil && n == 0 {
 			t.Fatal("zero size without error")
+		}
+	})
+}
+
+// FuzzParseMounts: any text gives hugetlbfs mounts with a path, or an error; never a panic.
+func FuzzParseMounts(f *testing.F) {
+	f.Add([]byte("nodev /mnt/huge\\0401G hugetlbfs rw,pagesize=1G 0 0\nx /a\\ hugetlbfs r 0 0"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ms, err := ParseMounts(b)
+		for _, m := range ms {
+			if err != nil || m.Path == "" {
+				t.Fatalf("%+v, %v", m, err)
+			}
 		}
 	})
 }
