@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -20,7 +21,7 @@ func OVSLogPath(r Root, runDirs ...string) string {
 		return ""
 	}
 	var dirs []string
-	for _, d := range append(runDirs, os.Getenv("OVS_RUNDIR"), "/run/openvswitch", "/var/run/openvswitch") {
+	for _, d := range append(slices.Clip(runDirs), os.Getenv("OVS_RUNDIR"), "/run/openvswitch", "/var/run/openvswitch") {
 		if path.IsAbs(d) {
 			dirs = append(dirs, clean(path.Clean(d)))
 		}

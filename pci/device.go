@@ -217,7 +217,13 @@ func readConfig(dir *host.OpenedDir) (Config, error) {
 		return Config{}, err
 	}
 	short := n < 16
-	tail := map[byte]int{0: 0x2c, 1: 0x18}[b[14]&0x7f]        // the offset of the 4 bytes ParseConfig reads after the first 16
+	tail := 0 // the offset of the 4 bytes ParseConfig reads after the first 16
+	switch b[14] & 0x7f {
+	case 0:
+		tail = 0x2c // subsystem IDs
+	case 1:
+		tail = 0x18 // primary, secondary and subordinate bus
+	}
 	if !short && tail > 0 && (b[0] != 0xff || b[1] != 0xff) { // all ones: ParseConfig refuses it as it is
 		m, err := dir.ReadAt("config", b[tail:tail+4], tail)
 		if err != nil {
